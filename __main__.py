@@ -1,0 +1,1 @@
+"""The stack program (filled in by the stack issue)."""
