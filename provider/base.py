@@ -1,0 +1,70 @@
+"""What the two dynamic providers share: configuration, the client, unknowns, check results."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, ResourceProvider
+from pulumi.output import Unknown
+
+from . import settings as settings_mod
+from .client import PulumiCloudClient, PulumiCloudError
+
+PROVIDER_KEY = "__provider"
+
+
+def is_unknown(value: Any) -> bool:
+    """True for a value not known yet (preview): the engine sends ``Unknown`` objects to check/diff."""
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, Mapping):
+        return any(is_unknown(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(is_unknown(v) for v in value)
+    return False
+
+
+def split_id(resource_id: str, what: str) -> tuple[str, str]:
+    """``ORG/ID`` -> (org, id)."""
+    parts = (resource_id or "").split("/")
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"{what} id {resource_id!r} is not of the form ORGANIZATION/ISSUER_ID")
+    return parts[0], parts[1]
+
+
+def inputs_only(props: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    return {k: props[k] for k in keys if props.get(k) is not None}
+
+
+def check_result(inputs: dict[str, Any], problems: list[tuple[str, str]]) -> CheckResult:
+    failures = [CheckFailure(prop, reason) for prop, reason in problems]
+    return CheckResult(inputs, failures)
+
+
+class CloudResourceProvider(ResourceProvider):
+    """Base of the dynamic providers: credentials come from ``configure()``, never from the pickle.
+
+    Instances carry no state of their own when pickled (``__getstate__``), so the serialized
+    provider is a reference to the class: small, free of secrets and of code.
+    """
+
+    serialize_as_secret_always = False  # nothing secret is reachable from an instance
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        pass
+
+    def configure(self, req: ConfigureRequest) -> None:
+        # Never raises: a missing credential surfaces at the first HTTP call.
+        self._settings = settings_mod.resolve(req.config.get)
+
+    def _client(self) -> PulumiCloudClient:
+        settings = getattr(self, "_settings", None) or settings_mod.resolve(lambda _key: None)
+        return PulumiCloudClient(settings.api_url, settings.access_token)
+
+
+def is_gone(error: PulumiCloudError) -> bool:
+    """The object does not exist: 404, or the policy endpoint's 400 "Invalid issuer ID"."""
+    return error.status == 404 or (error.status == 400 and "invalid issuer id" in error.message.lower())

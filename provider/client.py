@@ -1,0 +1,342 @@
+"""A small client for the Pulumi Cloud REST endpoints this project uses.
+
+One ``requests`` session per retry rule, ``Authorization: token <PAT>``, ``Accept:
+application/vnd.pulumi+8``, JSON bodies, a timeout on every call and one error type. The token
+is never logged and never part of an error message.
+
+The one retry rule: on 429, 500, 502, 503, 504 and dropped connections, retry with exponential
+backoff and jitter, honouring ``Retry-After``, within a bounded budget.
+
+* GET, PATCH and DELETE always retry (they are idempotent here: a PATCH replaces a document).
+* The token-exchange POST retries like the Pulumi CLI (a second token is harmless).
+* The issuer-registering POST retries by itself only when the request cannot have been applied
+  (connection refused, 429). After any other failure it first looks the issuer up by URL, and only
+  registers again when the issuer is not there: a retry never registers a second issuer.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import wire
+from .policy import TOKEN_TYPES
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = (10, 60)
+"""(connect, read) seconds for every request."""
+
+
+@dataclass(frozen=True)
+class RetryBudget:
+    """How hard to retry. The defaults suit Pulumi Cloud; tests shrink ``backoff_factor``."""
+
+    attempts: int = 5
+    backoff_factor: float = 0.5
+    backoff_max: float = 20.0
+    jitter: float = 0.5
+    retry_after_max: int = 60
+
+    def retry(self, *, methods: Iterable[str], statuses: Iterable[int], read: bool) -> Retry:
+        return Retry(
+            total=self.attempts,
+            connect=self.attempts,
+            read=self.attempts if read else 0,
+            status=self.attempts,
+            other=0,
+            redirect=0,
+            allowed_methods=frozenset(methods),
+            status_forcelist=frozenset(statuses),
+            backoff_factor=self.backoff_factor,
+            backoff_max=self.backoff_max,
+            backoff_jitter=self.jitter,
+            respect_retry_after_header=True,
+            retry_after_max=self.retry_after_max,
+            raise_on_status=False,
+        )
+
+
+class PulumiCloudError(Exception):
+    """A request to Pulumi Cloud failed. Carries the HTTP status, the service's code and message.
+
+    For the token exchange, ``code`` is the OAuth ``error`` and ``message`` its
+    ``error_description``. ``status`` is 0 when no answer arrived at all.
+    """
+
+    def __init__(self, status: int, message: str, code: Any = None, *, operation: str = ""):
+        self.status = status
+        self.code = code
+        self.message = message
+        self.operation = operation
+        where = f"{operation}: " if operation else ""
+        super().__init__(f"{where}{status or 'no answer'}: {message}")
+
+
+class MissingCredentialError(PulumiCloudError):
+    def __init__(self, operation: str = ""):
+        super().__init__(
+            0,
+            "no Pulumi access token; give one of: `pulumi config set --secret oidc:accessToken <token>`, "
+            "the PULUMI_ACCESS_TOKEN environment variable, or `pulumi login` (stored CLI credentials)",
+            "missing_credentials",
+            operation=operation,
+        )
+
+
+def exchange_form(
+    *,
+    organization: str,
+    subject_token: str,
+    requested_token_type: str,
+    scope: str,
+    expiration: int,
+) -> dict[str, str]:
+    """The token-exchange body exactly as the Pulumi CLI sends it (form-encoded fields)."""
+    return {
+        "audience": wire.audience_for(organization),
+        "expiration": str(int(expiration)),
+        "grant_type": wire.GRANT_TYPE_TOKEN_EXCHANGE,
+        "requested_token_type": requested_token_type,
+        "scope": scope,
+        "subject_token": subject_token,
+        "subject_token_type": wire.SUBJECT_TOKEN_TYPE_ID_TOKEN,
+    }
+
+
+def _error_from(response: requests.Response, operation: str) -> PulumiCloudError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, Mapping):
+        if "error" in body:  # OAuth form, from /api/oauth/token
+            return PulumiCloudError(
+                response.status_code,
+                str(body.get("error_description") or body["error"]),
+                body["error"],
+                operation=operation,
+            )
+        if "message" in body:
+            return PulumiCloudError(
+                response.status_code, str(body["message"]), body.get("code"), operation=operation
+            )
+    text = (response.text or response.reason or "").strip()[:500]
+    return PulumiCloudError(response.status_code, text or "no message", operation=operation)
+
+
+class PulumiCloudClient:
+    """Calls the Pulumi Cloud REST API.
+
+    ``access_token`` may be None: every call that needs it then fails with
+    ``MissingCredentialError`` (so a preview, which needs no HTTP, works without credentials).
+    The instance is cheap; create one per operation (``requests`` sessions are not thread-safe).
+    """
+
+    def __init__(
+        self,
+        api_url: str = wire.DEFAULT_API_URL,
+        access_token: str | None = None,
+        *,
+        budget: RetryBudget | None = None,
+        user_agent: str = "pulumi-oidc-trust/0.1",
+    ):
+        self.api_url = api_url.rstrip("/")
+        self._token = access_token
+        budget = budget or RetryBudget()
+        headers = {"Accept": wire.ACCEPT, "User-Agent": user_agent}
+        self._session = self._make_session(
+            budget.retry(methods={"GET", "PATCH", "DELETE", "POST"}, statuses=wire.RETRY_STATUSES, read=True),
+            headers,
+        )
+        self._register_session = self._make_session(
+            budget.retry(methods={"POST"}, statuses={429}, read=False), headers
+        )
+
+    def __repr__(self) -> str:  # never show the token
+        return f"PulumiCloudClient({self.api_url!r})"
+
+    @staticmethod
+    def _make_session(retry: Retry, headers: Mapping[str, str]) -> requests.Session:
+        session = requests.Session()
+        session.headers.update(headers)
+        adapter = HTTPAdapter(max_retries=retry)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    def close(self) -> None:
+        self._session.close()
+        self._register_session.close()
+
+    def __enter__(self) -> "PulumiCloudClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- transport --------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        body: Any = None,
+        session: requests.Session | None = None,
+        authorized: bool = True,
+        form: Mapping[str, str] | None = None,
+        expect: Iterable[int] = (200,),
+    ) -> Any:
+        headers = {}
+        if authorized:
+            if not self._token:
+                raise MissingCredentialError(operation)
+            headers["Authorization"] = f"token {self._token}"
+        kwargs: dict[str, Any] = {"headers": headers, "timeout": TIMEOUT, "allow_redirects": False}
+        if form is not None:
+            kwargs["data"] = form
+        elif body is not None:
+            kwargs["json"] = body
+        try:
+            response = (session or self._session).request(method, self.api_url + path, **kwargs)
+        except requests.RequestException as e:
+            # The exception text can carry the URL but never headers; keep only its class and reason.
+            raise PulumiCloudError(0, f"{type(e).__name__}: {_reason(e)}", "connection", operation=operation) from None
+        if response.status_code not in tuple(expect):
+            raise _error_from(response, operation)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise PulumiCloudError(response.status_code, "answer is not JSON", operation=operation) from None
+
+    # -- issuers ----------------------------------------------------------------------------
+
+    def _issuers(self, org: str) -> str:
+        return f"/api/orgs/{_seg(org)}/oidc/issuers"
+
+    def list_issuers(self, org: str) -> list[dict[str, Any]]:
+        body = self._request("GET", self._issuers(org), operation="list OIDC issuers")
+        return list(body.get("oidcIssuers") or [])
+
+    def find_issuer_by_url(self, org: str, url: str) -> dict[str, Any] | None:
+        wanted = url.rstrip("/")
+        for issuer in self.list_issuers(org):
+            if str(issuer.get("url", "")).rstrip("/") == wanted:
+                return issuer
+        return None
+
+    def get_issuer(self, org: str, issuer_id: str) -> dict[str, Any]:
+        return self._request("GET", f"{self._issuers(org)}/{_seg(issuer_id)}", operation="get OIDC issuer")
+
+    def register_issuer(self, org: str, request: Mapping[str, Any], *, attempts: int = 3) -> dict[str, Any]:
+        """Register an issuer; never registers a second one for the same URL (module docstring)."""
+        operation = "register OIDC issuer"
+        last: PulumiCloudError | None = None
+        for _ in range(attempts):
+            if last is not None:
+                found = self.find_issuer_by_url(org, request["url"])
+                if found is not None:
+                    return found
+            try:
+                return self._request(
+                    "POST", self._issuers(org), body=dict(request), session=self._register_session, operation=operation
+                )
+            except PulumiCloudError as e:
+                if not _maybe_applied(e):
+                    raise
+                last = e
+        found = self.find_issuer_by_url(org, request["url"])
+        if found is not None:
+            return found
+        assert last is not None
+        raise last
+
+    def update_issuer(self, org: str, issuer_id: str, request: Mapping[str, Any]) -> dict[str, Any]:
+        return self._request(
+            "PATCH", f"{self._issuers(org)}/{_seg(issuer_id)}", body=dict(request), operation="update OIDC issuer"
+        )
+
+    def delete_issuer(self, org: str, issuer_id: str) -> None:
+        self._request(
+            "DELETE", f"{self._issuers(org)}/{_seg(issuer_id)}", operation="delete OIDC issuer", expect=(200, 204)
+        )
+
+    def regenerate_thumbprints(self, org: str, issuer_id: str) -> dict[str, Any]:
+        # A POST that only re-reads certificates: safe to retry like a GET.
+        return self._request(
+            "POST",
+            f"{self._issuers(org)}/{_seg(issuer_id)}/regenerate-thumbprints",
+            operation="regenerate thumbprints",
+        )
+
+    # -- authorization policies -------------------------------------------------------------
+
+    def get_auth_policy(self, org: str, issuer_id: str) -> dict[str, Any]:
+        return self._request(
+            "GET",
+            f"/api/orgs/{_seg(org)}/auth/policies/oidcissuers/{_seg(issuer_id)}",
+            operation="get authorization policy",
+        )
+
+    def update_auth_policy(self, org: str, policy_id: str, policies: list[Mapping[str, Any]]) -> dict[str, Any]:
+        return self._request(
+            "PATCH",
+            f"/api/orgs/{_seg(org)}/auth/policies/{_seg(policy_id)}",
+            body={"policies": [dict(p) for p in policies]},
+            operation="update authorization policy",
+        )
+
+    # -- token exchange and identity --------------------------------------------------------
+
+    def exchange_token(
+        self,
+        *,
+        organization: str,
+        subject_token: str,
+        token_type: str = "organization",
+        scope: str = "",
+        expiration: int = wire.DEFAULT_EXCHANGE_EXPIRATION,
+    ) -> dict[str, Any]:
+        """RFC 8693 exchange of a workload token for a Pulumi access token (no Authorization).
+
+        Returns the service's answer: ``access_token``, ``issued_token_type``, ``expires_in``, ...
+        """
+        form = exchange_form(
+            organization=organization,
+            subject_token=subject_token,
+            requested_token_type=TOKEN_TYPES[token_type].urn,
+            scope=scope,
+            expiration=expiration,
+        )
+        return self._request("POST", "/api/oauth/token", form=form, authorized=False, operation="token exchange")
+
+    def current_user(self) -> dict[str, Any]:
+        return self._request("GET", "/api/user", operation="get current user")
+
+
+def _seg(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _reason(e: Exception) -> str:
+    text = str(e)
+    # requests' messages are like "HTTPConnectionPool(host=..., port=...): Max retries exceeded ...
+    # (Caused by NewConnectionError(...))": keep them short.
+    return text[:300]
+
+
+def _maybe_applied(e: PulumiCloudError) -> bool:
+    """Could a failed POST have been applied by the service?"""
+    if e.status == 0:
+        return e.code == "connection"
+    return e.status >= 500

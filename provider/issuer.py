@@ -1,0 +1,312 @@
+"""``OidcIssuer``: an OIDC issuer trusted by a Pulumi Cloud organization, as a dynamic resource.
+
+Resource id ``ORG/ISSUER_ID``. The import path of ``OidcIssuerProvider`` is a permanent API:
+existing stacks hold a pickled reference to it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, Mapping, Optional, Sequence
+from urllib.parse import urlsplit
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from . import wire
+from .base import CloudResourceProvider, check_result, inputs_only, is_gone, is_unknown, split_id
+from .client import PulumiCloudClient, PulumiCloudError
+
+INPUT_KEYS = ("organization", "url", "name", "max_expiration_seconds", "thumbprints", "jwks", "adopt")
+REPLACE_KEYS = ("organization", "url")
+OUTPUT_KEYS = ("issuer_id", "issuer", "created", "modified")
+THUMBPRINT = re.compile(r"^[0-9a-f]{64}$")
+PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure logic: validation, wire mapping, diff
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url_problems(url: Any, prop: str = "url") -> list[tuple[str, str]]:
+    """An issuer URL must be https (http only on a loopback address, for local testing)."""
+    if not isinstance(url, str) or not url.strip():
+        return [(prop, "required: the issuer URL, e.g. 'https://token.actions.githubusercontent.com'")]
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return [(prop, f"{url!r} is not an absolute URL; write it as 'https://HOST[/PATH]'")]
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        return [(prop, f"{url!r} uses http; Pulumi Cloud needs https (http is allowed only for 127.0.0.1/localhost testing)")]
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return [(prop, f"{url!r} has a query, fragment or user part; an issuer URL has none: 'https://HOST[/PATH]'")]
+    return []
+
+
+def jwks_problems(jwks: Any, prop: str = "jwks") -> list[tuple[str, str]]:
+    """A static JWKS must be a public RFC 7517 key set whose keys carry a ``kid``."""
+    if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+        return [(prop, "must be a JSON Web Key Set: {'keys': [{'kty': 'RSA', 'kid': '...', 'n': '...', 'e': 'AQAB'}]}")]
+    problems = []
+    for i, key in enumerate(jwks["keys"]):
+        where = f"{prop}.keys[{i}]"
+        if not isinstance(key, Mapping) or not key.get("kty"):
+            problems.append((where, "must be a JWK object with a 'kty'"))
+            continue
+        private = [m for m in PRIVATE_JWK_MEMBERS if m in key]
+        if private:
+            problems.append((where, f"holds private key members {private}; upload only the public key (drop them)"))
+        if not key.get("kid"):
+            problems.append((where, "has no 'kid'; give every key a key id so tokens can name it"))
+    return problems
+
+
+def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Check every known input; returns (normalized inputs, problems). Unknown values pass."""
+    problems: list[tuple[str, str]] = []
+    inputs = dict(props)
+    for key in props:
+        if key not in INPUT_KEYS and key not in OUTPUT_KEYS and key != "__provider":
+            problems.append((key, f"unknown property; OidcIssuer takes: {', '.join(INPUT_KEYS)}"))
+
+    def known(key: str) -> bool:
+        return props.get(key) is not None and not is_unknown(props[key])
+
+    org = props.get("organization")
+    if not is_unknown(org) and (not isinstance(org, str) or not org.strip() or "/" in org):
+        problems.append(("organization", "required: the Pulumi Cloud organization name, e.g. 'acme' (no '/')"))
+    if not is_unknown(props.get("url")):
+        problems += url_problems(props.get("url"))
+    if known("name") and (not isinstance(props["name"], str) or not props["name"].strip()):
+        problems.append(("name", "must be a non-empty display name, or leave it unset to use the resource name"))
+    if known("max_expiration_seconds"):
+        value = props["max_expiration_seconds"]
+        if isinstance(value, float) and value.is_integer():
+            value = inputs["max_expiration_seconds"] = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= wire.MAX_EXPIRATION:
+            problems.append(
+                ("max_expiration_seconds", f"{value!r} is out of range; give whole seconds from 1 to {wire.MAX_EXPIRATION} (25 h), or None for the service default")
+            )
+    if known("thumbprints"):
+        normalized, thumb_problems = _thumbprints(props["thumbprints"])
+        problems += thumb_problems
+        inputs["thumbprints"] = normalized
+    if known("jwks"):
+        problems += jwks_problems(props["jwks"])
+    if known("adopt") and not isinstance(props["adopt"], bool):
+        problems.append(("adopt", "must be True or False"))
+    return inputs, problems
+
+
+def _thumbprints(value: Any) -> tuple[Any, list[tuple[str, str]]]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        return value, [("thumbprints", "must be a list of SHA-256 thumbprints (64 hex characters each)")]
+    normalized, problems = [], []
+    for i, t in enumerate(value):
+        text = t.replace(":", "").strip().lower() if isinstance(t, str) else t
+        if not isinstance(text, str) or not THUMBPRINT.match(text):
+            hint = " (that looks like an AWS SHA-1 thumbprint)" if isinstance(text, str) and len(text) == 40 else ""
+            problems.append(
+                (f"thumbprints[{i}]", f"{t!r} is not a SHA-256 thumbprint{hint}; use 64 hex characters, from "
+                 "`openssl x509 -noout -fingerprint -sha256` with the colons removed")
+            )
+        normalized.append(text)
+    return normalized, problems
+
+
+def registration_body(props: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The register (POST) body; unset optional fields are omitted."""
+    body: dict[str, Any] = {"name": name, "url": props["url"]}
+    return {**body, **_optional_fields(props)}
+
+
+def update_body(props: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The PATCH body. ``name`` is always sent (the API requires it); the URL never is."""
+    return {"name": name, **_optional_fields(props)}
+
+
+def _optional_fields(props: Mapping[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if props.get("max_expiration_seconds") is not None:
+        body["maxExpiration"] = int(props["max_expiration_seconds"])
+    if props.get("thumbprints") is not None:
+        body["thumbprints"] = list(props["thumbprints"])
+    if props.get("jwks") is not None:
+        body["jwks"] = props["jwks"]
+    return body
+
+
+def outputs(props: Mapping[str, Any], org: str, server: Mapping[str, Any]) -> dict[str, Any]:
+    """Outputs: the inputs as given, then what the service says (server-only ``lastUsed`` is left out)."""
+    outs = inputs_only(props, INPUT_KEYS)
+    outs.update(
+        organization=org,
+        url=server.get("url", props.get("url")),
+        name=server.get("name"),
+        issuer_id=server["id"],
+        issuer=server.get("issuer") or server.get("url"),
+        thumbprints=list(server.get("thumbprints") or []),
+        max_expiration_seconds=server.get("maxExpiration") or None,
+        created=server.get("created"),
+        modified=server.get("modified"),
+    )
+    if server.get("jwks"):
+        outs["jwks"] = server["jwks"]
+    return outs
+
+
+def diff_props(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(changed keys, keys that force a replacement). ``olds`` are the old outputs."""
+    changed = []
+    for key in INPUT_KEYS:
+        new, old = news.get(key), olds.get(key)
+        if key == "adopt":
+            continue  # only matters at create
+        if is_unknown(new):
+            changed.append(key)
+        elif key in ("max_expiration_seconds", "thumbprints", "jwks") and new is None:
+            continue  # None: whatever the service holds (its default) is fine
+        elif key == "max_expiration_seconds" and new == (old or wire.MAX_EXPIRATION):
+            continue  # the service reports its default as 90000
+        elif key == "thumbprints" and sorted(new) == sorted(old or []):
+            continue  # order of thumbprints does not matter
+        elif new != old:
+            changed.append(key)
+    return changed, [k for k in changed if k in REPLACE_KEYS]
+
+
+# ---------------------------------------------------------------------------------------------
+# The dynamic provider: thin shell around the functions above
+
+
+class OidcIssuerProvider(CloudResourceProvider):
+    """Registers, updates and deletes an OIDC issuer through the Pulumi Cloud REST API."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs, problems = validate(news)
+        return check_result(inputs, problems)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed, replaces = diff_props(olds, news)
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        org = props["organization"]
+        name = props.get("name") or props["url"]
+        with self._client() as client:
+            existing = client.find_issuer_by_url(org, props["url"])
+            if existing is not None and not props.get("adopt"):
+                raise PulumiCloudError(
+                    409,
+                    f"organization {org!r} already trusts an issuer at {props['url']} (id {existing['id']}); "
+                    "set adopt=True to bring it under this stack, or remove it first",
+                    operation="register OIDC issuer",
+                )
+            if existing is not None:
+                server = client.update_issuer(org, existing["id"], update_body(props, name))
+            else:
+                server = client.register_issuer(org, registration_body(props, name))
+        return CreateResult(f"{org}/{server['id']}", outputs(props, org, server))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        org, issuer_id = split_id(id_, "OidcIssuer")
+        with self._client() as client:
+            try:
+                server = client.get_issuer(org, issuer_id)
+            except PulumiCloudError as e:
+                if is_gone(e):
+                    return ReadResult("", {})
+                raise
+        outs = outputs(props, org, server)
+        inputs = inputs_only(props, INPUT_KEYS)
+        inputs.update(organization=org, url=outs["url"], name=outs["name"])
+        return ReadResult(id_, outs, inputs)
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        org, issuer_id = split_id(id_, "OidcIssuer")
+        name = news.get("name") or olds.get("name") or news["url"]
+        with self._client() as client:
+            server = client.update_issuer(org, issuer_id, update_body(news, name))
+        return UpdateResult(outputs(news, org, server))
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        org, issuer_id = split_id(id_, "OidcIssuer")
+        with self._client() as client:
+            try:
+                client.delete_issuer(org, issuer_id)
+            except PulumiCloudError as e:
+                if not is_gone(e):
+                    raise
+
+
+class OidcIssuer(Resource, module="oidc", name="OidcIssuer"):
+    """An OIDC issuer trusted by a Pulumi Cloud organization.
+
+    ``url`` is the issuer (the service reads ``url + /.well-known/openid-configuration``);
+    ``name`` defaults to the resource name; ``max_expiration_seconds`` caps the Pulumi tokens
+    minted through it (None: the service default, 25 h); ``thumbprints`` pins TLS certificates
+    (None: the service records the one it sees); ``jwks`` uploads a static key set for an issuer
+    the service cannot reach; ``adopt=True`` takes over an issuer already registered at the URL.
+    Changing ``organization`` or ``url`` replaces the issuer.
+    """
+
+    organization: pulumi.Output[str]
+    url: pulumi.Output[str]
+    name: pulumi.Output[str]
+    issuer_id: pulumi.Output[str]
+    issuer: pulumi.Output[str]
+    thumbprints: pulumi.Output[list]
+    max_expiration_seconds: pulumi.Output[Optional[int]]
+    jwks: pulumi.Output[Optional[dict]]
+    created: pulumi.Output[str]
+    modified: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        organization: pulumi.Input[str] | None = None,
+        url: pulumi.Input[str] | None = None,
+        name: pulumi.Input[str] | None = None,
+        max_expiration_seconds: pulumi.Input[int] | None = None,
+        thumbprints: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
+        jwks: pulumi.Input[Mapping[str, Any]] | None = None,
+        adopt: bool = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        read_only = opts is not None and opts.id is not None
+        if not read_only:
+            _require_program_inputs(organization=organization, url=url)
+        props = {
+            "organization": organization,
+            "url": url,
+            "name": name if name is not None else (None if read_only else resource_name),
+            "max_expiration_seconds": max_expiration_seconds,
+            "thumbprints": thumbprints,
+            "jwks": jwks,
+            "adopt": adopt if not read_only else None,
+            **{key: None for key in OUTPUT_KEYS},
+        }
+        super().__init__(OidcIssuerProvider(), resource_name, props, opts)
+
+    @staticmethod
+    def get(resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> "OidcIssuer":
+        """A read-only reference to an existing issuer, by id ``ORG/ISSUER_ID``."""
+        return OidcIssuer(resource_name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
+
+
+def _require_program_inputs(**values: Any) -> None:
+    missing = [k for k, v in values.items() if v is None]
+    if missing:
+        raise TypeError(f"OidcIssuer: missing required argument(s) {', '.join(missing)}")

@@ -1,0 +1,255 @@
+"""``OidcIssuerPolicy``: the whole ordered authorization-policy list of one issuer.
+
+The API stores and replaces the list as one document. Resource id ``ORG/ISSUER_ID``. Deleting
+the resource PATCHes CLOSED (``policy.closed_policies``): the issuer is left shut, never open.
+The import path of ``OidcIssuerPolicyProvider`` is a permanent API.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Sequence
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from . import policy as model
+from .base import CloudResourceProvider, check_result, inputs_only, is_gone, is_unknown, split_id
+from .client import PulumiCloudClient, PulumiCloudError
+from .issuer import url_problems
+
+INPUT_KEYS = ("organization", "issuer_id", "policies", "issuer_url", "lint_waivers")
+REPLACE_KEYS = ("organization", "issuer_id")
+OUTPUT_KEYS = ("policy_id", "version")
+
+
+class ConcurrentChangeError(PulumiCloudError):
+    """The policy changed on the service since this stack last saw it."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure logic
+
+
+def python_form(wire_policy: Mapping[str, Any]) -> dict[str, Any]:
+    """A policy as the resource's outputs hold it (snake_case). Documents the model refuses (the
+    service's own default deny, with an empty ``sub``) are mapped key by key, unvalidated."""
+    try:
+        return model.parse_policy(wire_policy).to_python()
+    except model.PolicyError:
+        return {model.PYTHON_KEYS.get(k, k): v for k, v in wire_policy.items()}
+
+
+def lint_problems(
+    policies: Sequence[model.Policy],
+    *,
+    issuer_url: str | None,
+    organization: str | None,
+    waivers: Mapping[str, str] | None,
+) -> tuple[list[tuple[str, str]], list[Any]]:
+    """(check failures for unwaived lint errors, warnings to show). Imported lazily: lint is a
+    larger module the engine only needs when there is something to check."""
+    from . import lint
+
+    findings = lint.lint_policies(policies, issuer_url=issuer_url, organization=organization)
+    active, _waived = lint.apply_waivers(findings, waivers or {})
+    failures = []
+    for f in lint.errors(active):
+        where = f"policies[{f.policy}]" if f.policy is not None else "policies"
+        failures.append(
+            (where, f"{f.id}: {f.message} Fix: {f.fix} (to accept the risk: lint_waivers={{'{f.id}': '<reason>'}})")
+        )
+    warnings = [f for f in active if f.severity != "error"]
+    return failures, warnings
+
+
+def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Check every known input and lint the policies; returns (normalized inputs, problems)."""
+    problems: list[tuple[str, str]] = []
+    inputs = dict(props)
+    for key in props:
+        if key not in INPUT_KEYS and key not in OUTPUT_KEYS and key != "__provider":
+            problems.append((key, f"unknown property; OidcIssuerPolicy takes: {', '.join(INPUT_KEYS)}"))
+    org, issuer_id = props.get("organization"), props.get("issuer_id")
+    if not is_unknown(org) and (not isinstance(org, str) or not org.strip() or "/" in org):
+        problems.append(("organization", "required: the Pulumi Cloud organization name, e.g. 'acme'"))
+    if not is_unknown(issuer_id) and (not isinstance(issuer_id, str) or not issuer_id.strip()):
+        problems.append(("issuer_id", "required: the issuer's id, e.g. issuer.issuer_id"))
+    issuer_url = props.get("issuer_url")
+    if issuer_url is not None and not is_unknown(issuer_url):
+        problems += url_problems(issuer_url, "issuer_url")
+    waivers = props.get("lint_waivers")
+    if waivers is not None and not is_unknown(waivers):
+        if not isinstance(waivers, Mapping) or not all(isinstance(v, str) and v.strip() for v in waivers.values()):
+            problems.append(("lint_waivers", "must map a rule id to the reason it is accepted: {'OIDC004': 'all repos of acme are ours'}"))
+            waivers = None
+
+    raw = props.get("policies")
+    if raw is None:
+        problems.append(("policies", "required: the ordered list of policies for this issuer"))
+    elif not is_unknown(raw):
+        try:
+            parsed = model.parse_policies(raw)
+        except model.PolicyError as e:
+            problems += e.problems
+        else:
+            inputs["policies"] = [p.to_python() for p in parsed]
+            if not is_unknown(waivers):
+                # Unknown at preview (e.g. the issuer is being created): lint what is known now.
+                failures, _warnings = lint_problems(
+                    parsed,
+                    issuer_url=None if is_unknown(issuer_url) else issuer_url,
+                    organization=None if is_unknown(org) else org,
+                    waivers=waivers,
+                )
+                problems += failures
+    return inputs, problems
+
+
+def outputs(props: Mapping[str, Any], org: str, issuer_id: str, server: Mapping[str, Any]) -> dict[str, Any]:
+    outs = inputs_only(props, INPUT_KEYS)
+    outs.update(
+        organization=org,
+        issuer_id=issuer_id,
+        policy_id=server["id"],
+        version=server.get("version"),
+        policies=[python_form(p) for p in server.get("policies") or []],
+    )
+    return outs
+
+
+def diff_props(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(changed keys, keys forcing a replacement). Policy order matters: it is the document."""
+    changed = [k for k in INPUT_KEYS if is_unknown(news.get(k)) or news.get(k) != olds.get(k)]
+    return changed, [k for k in changed if k in REPLACE_KEYS]
+
+
+# ---------------------------------------------------------------------------------------------
+# The dynamic provider
+
+
+class OidcIssuerPolicyProvider(CloudResourceProvider):
+    """Replaces an issuer's policy document; refuses to overwrite a change made elsewhere."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs, problems = validate(news)
+        return check_result(inputs, problems)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed, replaces = diff_props(olds, news)
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        org, issuer_id = props["organization"], props["issuer_id"]
+        with self._client() as client:
+            current = client.get_auth_policy(org, issuer_id)
+            server = client.update_auth_policy(org, current["id"], _wire(props["policies"]))
+        return CreateResult(f"{org}/{issuer_id}", outputs(props, org, issuer_id, server))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        org, issuer_id = split_id(id_, "OidcIssuerPolicy")
+        with self._client() as client:
+            try:
+                server = client.get_auth_policy(org, issuer_id)
+            except PulumiCloudError as e:
+                if is_gone(e):
+                    return ReadResult("", {})
+                raise
+        outs = outputs(props, org, issuer_id, server)
+        return ReadResult(id_, outs, inputs_only(outs, INPUT_KEYS))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        org, issuer_id = split_id(id_, "OidcIssuerPolicy")
+        if news.get("policies") == olds.get("policies"):
+            # Only lint settings changed: nothing to send.
+            return UpdateResult({**olds, **inputs_only(news, INPUT_KEYS)})
+        with self._client() as client:
+            current = client.get_auth_policy(org, issuer_id)
+            if current.get("version") != olds.get("version"):
+                raise ConcurrentChangeError(
+                    409,
+                    f"the policies of issuer {issuer_id} were changed outside this stack (service version "
+                    f"{current.get('version')}, stack state version {olds.get('version')}); run `pulumi refresh` "
+                    "to see the change, then `pulumi up` to apply yours",
+                    operation="update authorization policy",
+                )
+            server = client.update_auth_policy(org, current["id"], _wire(news["policies"]))
+        return UpdateResult(outputs(news, org, issuer_id, server))
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        org, issuer_id = split_id(id_, "OidcIssuerPolicy")
+        with self._client() as client:
+            try:
+                current = client.get_auth_policy(org, issuer_id)
+                client.update_auth_policy(org, current["id"], model.closed_policies(org))
+            except PulumiCloudError as e:
+                if not is_gone(e):
+                    raise
+
+
+def _wire(policies: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return model.policies_to_wire(model.parse_policies(list(policies)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The resource (program side)
+
+
+def _program_form(item: Any) -> Any:
+    return item.to_python() if isinstance(item, model.Policy) else item
+
+
+def _warn_lint(args: list[Any], resource: pulumi.Resource) -> None:
+    policies, issuer_url, org, waivers = args
+    try:
+        parsed = model.parse_policies(policies)
+    except model.PolicyError:
+        return  # check reports these, with the property named
+    _failures, warnings = lint_problems(parsed, issuer_url=issuer_url, organization=org, waivers=waivers)
+    for f in warnings:
+        where = f"policy {f.policy}" if f.policy is not None else "policies"
+        pulumi.log.warn(f"{f.id} ({f.severity}) {where}: {f.message} Fix: {f.fix}", resource=resource)
+
+
+class OidcIssuerPolicy(Resource, module="oidc", name="OidcIssuerPolicy"):
+    """The ordered authorization policies of one OIDC issuer.
+
+    ``policies`` is a list of ``provider.policy.Policy`` objects or dicts (snake_case or the API's
+    keys): ``decision``, ``token_type``, ``team_name``/``user_login``/``runner_id``, ``role_id``,
+    ``authorized_permissions``, ``rules`` (claim path -> pattern). ``issuer_url`` enables the
+    issuer-specific lint rules; ``lint_waivers`` maps a rule id to the reason it is accepted.
+    Lint errors fail ``pulumi preview``; warnings are logged. Deleting closes the issuer.
+    """
+
+    organization: pulumi.Output[str]
+    issuer_id: pulumi.Output[str]
+    policies: pulumi.Output[list]
+    policy_id: pulumi.Output[str]
+    version: pulumi.Output[int]
+    issuer_url: pulumi.Output[Optional[str]]
+    lint_waivers: pulumi.Output[Optional[dict]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        organization: pulumi.Input[str],
+        issuer_id: pulumi.Input[str],
+        policies: pulumi.Input[Sequence[Any]],
+        issuer_url: pulumi.Input[str] | None = None,
+        lint_waivers: Mapping[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        if isinstance(policies, (list, tuple)):
+            policies = [_program_form(p) for p in policies]
+        props = {
+            "organization": organization,
+            "issuer_id": issuer_id,
+            "policies": policies,
+            "issuer_url": issuer_url,
+            "lint_waivers": dict(lint_waivers) if lint_waivers else None,
+            **{key: None for key in OUTPUT_KEYS},
+        }
+        super().__init__(OidcIssuerPolicyProvider(), resource_name, props, opts)
+        pulumi.Output.all(policies, issuer_url, organization, props["lint_waivers"]).apply(
+            lambda args: _warn_lint(args, self)
+        )
