@@ -45,7 +45,9 @@ class RetryBudget:
     retry_after_max: int = 60
 
     def retry(self, *, methods: Iterable[str], statuses: Iterable[int], read: bool) -> Retry:
-        return Retry(
+        # Without read retries the request may have been applied: retry only what was refused.
+        cls = Retry if read else _RetryOnlyUnapplied
+        return cls(
             total=self.attempts,
             connect=self.attempts,
             read=self.attempts if read else 0,
@@ -61,6 +63,13 @@ class RetryBudget:
             retry_after_max=self.retry_after_max,
             raise_on_status=False,
         )
+
+
+class _RetryOnlyUnapplied(Retry):
+    """For the issuer-registering POST: a 503 with ``Retry-After`` may have been applied, so only
+    a 429 (refused before any work) is retried by the transport."""
+
+    RETRY_AFTER_STATUS_CODES = frozenset({429})
 
 
 class PulumiCloudError(Exception):

@@ -1,0 +1,741 @@
+"""The Kubernetes runner's manifests, as plain data.
+
+Everything `OidcLoginJob` puts in a cluster is decided here, by pure functions over plain
+Python values: argument validation, the derived names (and so the `sub` claim a trust policy
+must match), the entrypoint script and the ServiceAccount, ConfigMap and Job manifests
+(Kubernetes camelCase dicts). The component in `runner.py` only registers what these return,
+so the same manifests can be rendered to YAML and validated without an engine or a cluster.
+
+Every bad argument is a `ValueError` whose message names the argument and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import posixpath
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
+from urllib.parse import urlparse
+
+import yaml
+
+# The Pulumi CLI image the Job runs by default. A tag can be moved; a digest cannot, so pin
+# one where it matters: image="pulumi/pulumi:3.272.0@sha256:<digest>". The CLI needs
+# `--oidc-token` (3.209+) and the api.pulumi.com default for OIDC logins (3.216+).
+DEFAULT_IMAGE = "pulumi/pulumi:3.272.0"
+
+# The service's ceiling for an exchanged token (an issuer's maxExpiration defaults to 25 h).
+MAX_EXPIRATION_SECONDS = 25 * 3600
+# The kubelet refuses projected service-account tokens shorter than ten minutes.
+MIN_TOKEN_EXPIRATION_SECONDS = 600
+
+# pulumi/pulumi runs as root; the pod runs as this fixed, high, non-root uid/gid instead.
+# With one runAsUser (and fsGroup) for the pod, the kubelet writes the token file 0600 for it.
+RUN_AS_USER = 10001
+
+PROJECTED_TOKEN_DIR = "/var/run/secrets/pulumi"
+PROJECTED_TOKEN_PATH = f"{PROJECTED_TOKEN_DIR}/token"
+EKS_TOKEN_PATH = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
+EKS_DEFAULT_AUDIENCE = "sts.amazonaws.com"
+EKS_ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
+EKS_AUDIENCE_ANNOTATION = "eks.amazonaws.com/audience"
+
+SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
+TIMEOUT_SECONDS_ANNOTATION = "pulumi.com/timeoutSeconds"
+REPLACE_UNREADY_ANNOTATION = "pulumi.com/replaceUnready"
+# Changing the script changes the pod template, so pulumi-kubernetes replaces the Job and the
+# new script runs; without it the ConfigMap would change under a Job that never runs again.
+SCRIPT_CHECKSUM_ANNOTATION = "checksum/entrypoint"
+
+HOME_DIR = "/home/pulumi"
+SCRIPT_DIR = "/opt/oidc-login"
+SCRIPT_KEY = "entrypoint.sh"
+CONTAINER_NAME = "pulumi"
+
+DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
+    "requests": {"cpu": "100m", "memory": "256Mi"},
+    "limits": {"cpu": "1", "memory": "1Gi"},
+}
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
+
+
+# --------------------------------------------------------------------------------------------
+# Small validators. Each raises ValueError("<argument>: <what is wrong>; <how to fix it>").
+
+
+def _fail(argument: str, problem: str, fix: str) -> NoReturn:
+    raise ValueError(f"{argument}: {problem}; {fix}")
+
+
+def _check_int(argument: str, value: Any, *, minimum: int, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        _fail(argument, f"{value!r} is not a whole number", f"pass an int >= {minimum}")
+    if value < minimum:
+        _fail(argument, f"{value} is less than {minimum}", f"use at least {minimum}")
+
+
+def _check_text(argument: str, value: Any, *, allow_none: bool = False) -> None:
+    """A free-form value (organization, team, ...): any text the shell quoting can carry."""
+    if value is None and allow_none:
+        return
+    if not isinstance(value, str) or not value.strip():
+        _fail(argument, f"{value!r} is empty", "pass a non-empty string")
+    if "\0" in value:
+        _fail(argument, "contains a NUL character", "remove it (no command line can carry it)")
+
+
+def _check_dns_label(argument: str, value: Any, *, what: str) -> None:
+    if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.match(value):
+        _fail(
+            argument,
+            f"{value!r} is not a valid {what}: a Kubernetes DNS-1123 label has at most 63 "
+            "lower-case letters, digits and '-', and starts and ends with a letter or digit",
+            f"use e.g. {_dns_label_suggestion(value)!r}",
+        )
+
+
+def _dns_label_suggestion(value: Any, max_length: int = 63) -> str:
+    text = re.sub(r"[^a-z0-9-]+", "-", str(value).lower())
+    return text[:max_length].strip("-") or "pulumi-oidc-login"
+
+
+def _check_label_key(argument: str, key: Any) -> None:
+    prefix, _, name = key.rpartition("/") if isinstance(key, str) else ("", "", None)
+    valid = (
+        isinstance(name, str)
+        and len(name) <= 63
+        and _LABEL_NAME.match(name)
+        and (not prefix or (len(prefix) <= 253 and _DNS_SUBDOMAIN.match(prefix)))
+    )
+    if not valid:
+        _fail(
+            argument,
+            f"key {key!r} is not a valid Kubernetes label or annotation key",
+            "use [prefix/]name with a DNS subdomain prefix and a name of at most 63 "
+            "letters, digits, '-', '_' or '.'",
+        )
+
+
+def _check_string_map(argument: str, value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        _fail(argument, f"{value!r} is not a mapping", "pass a dict of strings to strings")
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            _fail(argument, f"{key!r}: {item!r} is not a string pair", "use string keys and values")
+    return dict(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Durations
+
+
+def parse_duration(value: int | str, *, argument: str = "expiration") -> int:
+    """Turn an expiration into whole seconds, and check it is within the service's 25 h.
+
+    Accepts an int (seconds) or a string of hours, minutes and seconds in that order:
+    "90s", "15m", "2h", "1h30m". Raises ValueError naming `argument` otherwise.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        _fail(argument, f"{value!r} is not a duration", "pass whole seconds (int) or e.g. '2h'")
+    if isinstance(value, int):
+        seconds = value
+    else:
+        text = value.strip()
+        match = _DURATION.match(text)
+        if not text or not match:
+            hint = f"'{text}s' or the int {text}" if text.isdigit() else "'15m', '2h' or '1h30m'"
+            _fail(argument, f"{value!r} is not a duration", f"use hours, minutes and seconds, e.g. {hint}")
+        hours, minutes, secs = (int(group or 0) for group in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if seconds <= 0:
+        _fail(argument, f"{value!r} is not a positive duration", "use e.g. '2h'")
+    if seconds > MAX_EXPIRATION_SECONDS:
+        _fail(
+            argument,
+            f"{value!r} exceeds the 25h maximum the service allows",
+            "use at most '25h'",
+        )
+    return seconds
+
+
+def go_duration(seconds: int) -> str:
+    """The CLI's `--oidc-expiration` value (Go's time.ParseDuration reads "7200s")."""
+    return f"{seconds}s"
+
+
+def default_audience(organization: str) -> str:
+    """The audience Pulumi Cloud expects in a workload token: `urn:pulumi:org:<organization>`."""
+    return f"urn:pulumi:org:{organization}"
+
+
+# --------------------------------------------------------------------------------------------
+# The validated, normalized arguments
+
+
+@dataclasses.dataclass(frozen=True)
+class RunnerNames:
+    """What a trust policy needs to know about a runner, all known before anything runs.
+
+    `subject` is the `sub` claim of the pod's token (`system:serviceaccount:NS:SA`) and
+    `audience` its `aud` claim; a Kubernetes trust rule is built from these two.
+    """
+
+    job_name: str
+    config_map_name: str
+    service_account_name: str
+    namespace: str
+    subject: str
+    audience: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RunnerSpec:
+    """Every OidcLoginJob argument, validated and resolved (token path, audience, names)."""
+
+    resource_name: str
+    organization: str
+    names: RunnerNames
+    team: str | None
+    user: str | None
+    expiration_seconds: int | None
+    commands: tuple[str, ...]
+    image: str
+    api_url: str | None
+    token_source: str  # "projected", "eks" or "file"
+    token_path: str
+    token_expiration_seconds: int
+    create_service_account: bool
+    service_account_annotations: dict[str, str]
+    env: dict[str, str]
+    resources: dict[str, Any]
+    backoff_limit: int
+    active_deadline_seconds: int | None
+    ttl_seconds_after_finished: int | None
+    labels: dict[str, str]
+    skip_await: bool
+
+
+def runner_spec(
+    resource_name: str,
+    *,
+    organization: str,
+    namespace: str = "default",
+    team: str | None = None,
+    user: str | None = None,
+    expiration: int | str | None = None,
+    commands: Sequence[str] = ("pulumi whoami",),
+    image: str = DEFAULT_IMAGE,
+    api_url: str | None = None,
+    token: str = "projected",
+    token_audience: str | None = None,
+    token_expiration_seconds: int = 3600,
+    service_account_name: str | None = None,
+    service_account_annotations: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+    resources: Mapping[str, Any] | None = None,
+    backoff_limit: int = 0,
+    active_deadline_seconds: int | None = 900,
+    ttl_seconds_after_finished: int | None = None,
+    labels: Mapping[str, str] | None = None,
+    skip_await: bool = False,
+) -> RunnerSpec:
+    """Validate OidcLoginJob's arguments and resolve everything the manifests need.
+
+    Takes exactly the component's keyword arguments (see `OidcLoginJob` for their meaning)
+    and returns a `RunnerSpec`; raises ValueError naming the first bad argument.
+    """
+    _check_dns_label("resource_name", resource_name, what="resource name")
+    # The ConfigMap name is the longest name derived from it.
+    if len(resource_name) > 63 - len("-entrypoint"):
+        _fail(
+            "resource_name",
+            f"{resource_name!r} is longer than 52 characters, so the ConfigMap name "
+            f"'{resource_name}-entrypoint' would exceed Kubernetes' 63",
+            f"use e.g. {_dns_label_suggestion(resource_name, 52)!r}",
+        )
+    _check_text("organization", organization)
+    _check_dns_label("namespace", namespace, what="namespace")
+    _check_text("team", team, allow_none=True)
+    _check_text("user", user, allow_none=True)
+    if team is not None and user is not None:
+        _fail("team", "team and user were both given", "pass at most one of team and user")
+    expiration_seconds = None if expiration is None else parse_duration(expiration)
+    checked_commands = _check_commands(commands)
+    _check_image(image)
+    _check_api_url(api_url)
+    _check_text("token_audience", token_audience, allow_none=True)
+    _check_int("token_expiration_seconds", token_expiration_seconds, minimum=MIN_TOKEN_EXPIRATION_SECONDS)
+    annotations = _check_string_map("service_account_annotations", service_account_annotations)
+    for key in annotations:
+        _check_label_key("service_account_annotations", key)
+    if service_account_name is not None:
+        _check_service_account_name(service_account_name, annotations)
+    token_source, token_path, audience = _resolve_token(
+        token, organization, token_audience, service_account_name, annotations
+    )
+    checked_env = _check_env(env)
+    checked_resources = _check_resources(resources)
+    _check_int("backoff_limit", backoff_limit, minimum=0)
+    _check_int("active_deadline_seconds", active_deadline_seconds, minimum=1, allow_none=True)
+    _check_int("ttl_seconds_after_finished", ttl_seconds_after_finished, minimum=0, allow_none=True)
+    all_labels = _check_labels(labels, resource_name)
+    if not isinstance(skip_await, bool):
+        _fail("skip_await", f"{skip_await!r} is not a bool", "pass True or False")
+
+    sa_name = service_account_name or resource_name
+    names = RunnerNames(
+        job_name=resource_name,
+        config_map_name=f"{resource_name}-entrypoint",
+        service_account_name=sa_name,
+        namespace=namespace,
+        subject=f"system:serviceaccount:{namespace}:{sa_name}",
+        audience=audience,
+    )
+    return RunnerSpec(
+        resource_name=resource_name,
+        organization=organization,
+        names=names,
+        team=team,
+        user=user,
+        expiration_seconds=expiration_seconds,
+        commands=checked_commands,
+        image=image,
+        api_url=api_url,
+        token_source=token_source,
+        token_path=token_path,
+        token_expiration_seconds=token_expiration_seconds,
+        create_service_account=service_account_name is None,
+        service_account_annotations=annotations,
+        env=checked_env,
+        resources=checked_resources,
+        backoff_limit=backoff_limit,
+        active_deadline_seconds=active_deadline_seconds,
+        ttl_seconds_after_finished=ttl_seconds_after_finished,
+        labels=all_labels,
+        skip_await=skip_await,
+    )
+
+
+def runner_names(resource_name: str, **kwargs: Any) -> RunnerNames:
+    """The names, subject and audience an OidcLoginJob with these arguments will have.
+
+    Takes the component's arguments; useful to build a trust policy before the Job exists.
+    """
+    return runner_spec(resource_name, **kwargs).names
+
+
+def _check_commands(commands: Any) -> tuple[str, ...]:
+    if isinstance(commands, str) or not isinstance(commands, Sequence):
+        _fail("commands", f"{commands!r} is not a list of shell lines", "pass e.g. ['pulumi whoami']")
+    if not commands:
+        _fail("commands", "is empty", "pass at least one shell line, e.g. ['pulumi whoami']")
+    for line in commands:
+        _check_text("commands", line)
+    return tuple(commands)
+
+
+def _check_image(image: Any) -> None:
+    _check_text("image", image)
+    if any(char.isspace() for char in image):
+        _fail("image", f"{image!r} contains whitespace", "pass an image reference")
+    reference, _, digest = image.partition("@")
+    tag = reference.rsplit("/", 1)[-1].partition(":")[2]
+    if digest:
+        if not _DIGEST.match(digest):
+            _fail("image", f"digest {digest!r} is not sha256:<64 hex digits>", "copy the digest exactly")
+        return
+    if not tag or tag == "latest":
+        _fail(
+            "image",
+            f"{image!r} is not pinned (a missing or 'latest' tag runs whatever was pushed last)",
+            f"pin a version such as {DEFAULT_IMAGE!r}, or better a digest "
+            "'pulumi/pulumi:<version>@sha256:<digest>'",
+        )
+
+
+def _check_api_url(api_url: Any) -> None:
+    if api_url is None:
+        return
+    parsed = urlparse(api_url) if isinstance(api_url, str) else None
+    if (
+        parsed is None
+        or parsed.scheme not in ("https", "http")
+        or not parsed.netloc
+        or any(char.isspace() for char in api_url)
+    ):
+        _fail("api_url", f"{api_url!r} is not an http(s) URL", "use e.g. 'https://api.pulumi.com'")
+
+
+def _check_service_account_name(name: Any, annotations: dict[str, str]) -> None:
+    if not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+        _fail(
+            "service_account_name",
+            f"{name!r} is not a valid Kubernetes service account name (a DNS-1123 subdomain)",
+            f"use e.g. {_dns_label_suggestion(name)!r}",
+        )
+    if annotations:
+        _fail(
+            "service_account_annotations",
+            f"given together with service_account_name={name!r}, but this component only "
+            "annotates a service account it creates",
+            "annotate that service account where it is defined, or omit service_account_name",
+        )
+
+
+def _resolve_token(
+    token: Any,
+    organization: str,
+    token_audience: str | None,
+    service_account_name: str | None,
+    annotations: dict[str, str],
+) -> tuple[str, str, str]:
+    """(source, path in the container, audience) of the OIDC token the Job presents."""
+    if token == "projected":
+        return "projected", PROJECTED_TOKEN_PATH, token_audience or default_audience(organization)
+    if token == "eks":
+        return "eks", EKS_TOKEN_PATH, _eks_audience(token_audience, service_account_name, annotations)
+    if isinstance(token, str) and posixpath.isabs(token) and "\0" not in token:
+        if token.endswith("/"):
+            _fail("token", f"{token!r} is a directory", "give the token file's path")
+        return "file", token, token_audience or default_audience(organization)
+    _fail(
+        "token",
+        f"{token!r} is neither 'projected', 'eks' nor an absolute file path",
+        "use token='projected' (recommended) or the absolute path of a mounted token file",
+    )
+
+
+def _eks_audience(
+    token_audience: str | None, service_account_name: str | None, annotations: dict[str, str]
+) -> str:
+    # The EKS webhook, not this component, decides the token's audience; with a service
+    # account we create we know its annotations, with a named one the caller must say.
+    if service_account_name is not None:
+        return token_audience or EKS_DEFAULT_AUDIENCE
+    role_arn = annotations.get(EKS_ROLE_ARN_ANNOTATION)
+    if role_arn is None:
+        _fail(
+            "token",
+            f"'eks' needs the {EKS_ROLE_ARN_ANNOTATION!r} annotation on the service account "
+            "(the EKS webhook mounts a token only for such service accounts)",
+            f"pass service_account_annotations={{{EKS_ROLE_ARN_ANNOTATION!r}: "
+            "'arn:aws:iam::<account>:role/<role>'}, or use token='projected' (recommended)",
+        )
+    if not _ROLE_ARN.match(role_arn):
+        _fail(
+            "service_account_annotations",
+            f"{EKS_ROLE_ARN_ANNOTATION} {role_arn!r} is not an IAM role ARN",
+            "use 'arn:aws:iam::<12-digit account>:role/<role name>'",
+        )
+    audience = annotations.get(EKS_AUDIENCE_ANNOTATION, EKS_DEFAULT_AUDIENCE)
+    if token_audience is not None and token_audience != audience:
+        _fail(
+            "token_audience",
+            f"{token_audience!r} differs from {audience!r}, the audience the EKS webhook gives "
+            "this service account's token",
+            f"omit token_audience, or set the {EKS_AUDIENCE_ANNOTATION!r} annotation instead",
+        )
+    return audience
+
+
+def _check_env(env: Any) -> dict[str, str]:
+    checked = _check_string_map("env", env)
+    for name in checked:
+        if name == "PULUMI_ACCESS_TOKEN":
+            _fail(
+                "env",
+                "sets PULUMI_ACCESS_TOKEN, and the Pulumi CLI refuses an OIDC exchange when it "
+                "is set (and a stored token is what this component exists to avoid)",
+                "remove it",
+            )
+        if not name or "=" in name or "\0" in name:
+            _fail("env", f"{name!r} is not an environment variable name", "use e.g. 'AWS_REGION'")
+    return checked
+
+
+def _check_resources(resources: Any) -> dict[str, Any]:
+    if resources is None:
+        return {kind: dict(amounts) for kind, amounts in DEFAULT_RESOURCES.items()}
+    if not isinstance(resources, Mapping) or not set(resources) <= {"requests", "limits"}:
+        _fail(
+            "resources",
+            f"{resources!r} is not a container resources dict",
+            "pass e.g. {'requests': {'cpu': '100m', 'memory': '256Mi'}, 'limits': {'memory': '1Gi'}}",
+        )
+    return {kind: _check_string_map(f"resources.{kind}", amounts) for kind, amounts in resources.items()}
+
+
+def _standard_labels(resource_name: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "pulumi-oidc-login",
+        "app.kubernetes.io/instance": resource_name,
+        "app.kubernetes.io/component": "runner",
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+
+
+def _check_labels(labels: Any, resource_name: str) -> dict[str, str]:
+    extra = _check_string_map("labels", labels)
+    standard = _standard_labels(resource_name)
+    for key, value in extra.items():
+        _check_label_key("labels", key)
+        if key in standard:
+            _fail("labels", f"{key!r} is set by the component", "remove it, or use another key")
+        if len(value) > 63 or (value and not _LABEL_NAME.match(value)):
+            _fail(
+                "labels",
+                f"value {value!r} of {key!r} is not a valid label value",
+                "use at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric",
+            )
+    return {**extra, **standard}
+
+
+# --------------------------------------------------------------------------------------------
+# The entrypoint script
+
+
+def build_entrypoint_script(
+    *,
+    organization: str,
+    token_path: str,
+    commands: Sequence[str],
+    team: str | None = None,
+    user: str | None = None,
+    expiration_seconds: int | None = None,
+    api_url: str | None = None,
+) -> str:
+    """The bash script the Job runs: `pulumi login` with the OIDC token file, then `commands`.
+
+    Every value inserted here is shell-quoted; `commands` are the user's own shell lines and
+    are inserted as written. The token is handed to the CLI as `file://PATH`, so it never
+    appears on a command line, and nothing prints it.
+    """
+    login = ["pulumi", "login"]
+    if api_url is not None:
+        login.append(shlex.quote(api_url))
+    login += ['--oidc-token "file://${token_file}"', "--oidc-org", shlex.quote(organization)]
+    if team is not None:
+        login += ["--oidc-team", shlex.quote(team)]
+    if user is not None:
+        login += ["--oidc-user", shlex.quote(user)]
+    if expiration_seconds is not None:
+        login += ["--oidc-expiration", go_duration(expiration_seconds)]
+    lines = [
+        "#!/bin/bash",
+        "# Written by OidcLoginJob: log in to Pulumi Cloud with this pod's OIDC token, then run",
+        "# the configured commands. The CLI reads the token from its file, so the token is never",
+        "# on a command line or in the log. Do not add `set -x` here.",
+        "set -euo pipefail",
+        "# The CLI refuses an OIDC exchange while an access token is set in the environment.",
+        "unset PULUMI_ACCESS_TOKEN",
+        "",
+        f"token_file={shlex.quote(token_path)}",
+        'if [[ ! -s "${token_file}" ]]; then',
+        "  printf 'oidc-login: no OIDC token at %s; is the token volume mounted?\\n' \"${token_file}\" >&2",
+        "  exit 1",
+        "fi",
+        "",
+        " ".join(login),
+        "",
+        "# The commands, as written in OidcLoginJob(commands=...):",
+        *commands,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def entrypoint_script(spec: RunnerSpec) -> str:
+    """The entrypoint script for a validated spec."""
+    return build_entrypoint_script(
+        organization=spec.organization,
+        token_path=spec.token_path,
+        commands=spec.commands,
+        team=spec.team,
+        user=spec.user,
+        expiration_seconds=spec.expiration_seconds,
+        api_url=spec.api_url,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Manifests
+
+
+def _metadata(spec: RunnerSpec, name: str, annotations: Mapping[str, str] | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "namespace": spec.names.namespace, "labels": dict(spec.labels)}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    return metadata
+
+
+def service_account_manifest(spec: RunnerSpec) -> dict[str, Any]:
+    """The ServiceAccount the Job runs as (only created when no service_account_name is given).
+
+    It does not auto-mount the legacy API token: the Job needs only its OIDC token.
+    """
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _metadata(spec, spec.names.service_account_name, spec.service_account_annotations),
+        "automountServiceAccountToken": False,
+    }
+
+
+def config_map_manifest(spec: RunnerSpec) -> dict[str, Any]:
+    """The ConfigMap holding the entrypoint script under the key `entrypoint.sh`."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(spec, spec.names.config_map_name),
+        "data": {SCRIPT_KEY: entrypoint_script(spec)},
+    }
+
+
+def job_manifest(spec: RunnerSpec) -> dict[str, Any]:
+    """The Job that runs the entrypoint script once, under Pod Security "restricted"."""
+    annotations: dict[str, str] = {}
+    if spec.skip_await:
+        annotations[SKIP_AWAIT_ANNOTATION] = "true"
+    else:
+        # A Job that failed (say, before its trust policy was right) is replaced, and so
+        # run again, by the next `pulumi up` instead of being awaited forever.
+        annotations[REPLACE_UNREADY_ANNOTATION] = "true"
+        if spec.active_deadline_seconds is not None:
+            # pulumi-kubernetes gives up on a Job after 10 minutes by default; wait as long
+            # as the Job may run, plus time to schedule the pod and pull the image.
+            annotations[TIMEOUT_SECONDS_ANNOTATION] = str(spec.active_deadline_seconds + 120)
+    job_spec: dict[str, Any] = {"backoffLimit": spec.backoff_limit}
+    if spec.active_deadline_seconds is not None:
+        job_spec["activeDeadlineSeconds"] = spec.active_deadline_seconds
+    if spec.ttl_seconds_after_finished is not None:
+        job_spec["ttlSecondsAfterFinished"] = spec.ttl_seconds_after_finished
+    script_digest = hashlib.sha256(entrypoint_script(spec).encode()).hexdigest()
+    job_spec["template"] = {
+        "metadata": {"labels": dict(spec.labels), "annotations": {SCRIPT_CHECKSUM_ANNOTATION: script_digest}},
+        "spec": _pod_spec(spec),
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _metadata(spec, spec.names.job_name, annotations),
+        "spec": job_spec,
+    }
+
+
+def _pod_spec(spec: RunnerSpec) -> dict[str, Any]:
+    volumes: list[dict[str, Any]] = [
+        {"name": "entrypoint", "configMap": {"name": spec.names.config_map_name, "defaultMode": 0o555}},
+        {"name": "home", "emptyDir": {}},
+        {"name": "tmp", "emptyDir": {}},
+    ]
+    mounts: list[dict[str, Any]] = [
+        {"name": "entrypoint", "mountPath": SCRIPT_DIR, "readOnly": True},
+        {"name": "home", "mountPath": HOME_DIR},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    if spec.token_source == "projected":
+        # A token of our own, whose audience is Pulumi's: it is useless to any other service.
+        projection = {
+            "audience": spec.names.audience,
+            "expirationSeconds": spec.token_expiration_seconds,
+            "path": posixpath.basename(PROJECTED_TOKEN_PATH),
+        }
+        volumes.append(
+            {"name": "pulumi-oidc-token", "projected": {"sources": [{"serviceAccountToken": projection}]}}
+        )
+        mounts.append({"name": "pulumi-oidc-token", "mountPath": PROJECTED_TOKEN_DIR, "readOnly": True})
+    return {
+        "serviceAccountName": spec.names.service_account_name,
+        # The legacy API token is not needed: the OIDC token is mounted on purpose above.
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "restartPolicy": "Never",
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "fsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": CONTAINER_NAME,
+                "image": spec.image,
+                "imagePullPolicy": "IfNotPresent",
+                "command": ["/bin/bash", f"{SCRIPT_DIR}/{SCRIPT_KEY}"],
+                "env": [{"name": name, "value": value} for name, value in _container_env(spec).items()],
+                "resources": {kind: dict(amounts) for kind, amounts in spec.resources.items()},
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "privileged": False,
+                    "readOnlyRootFilesystem": True,
+                    "runAsNonRoot": True,
+                    "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "volumeMounts": mounts,
+            }
+        ],
+        "volumes": volumes,
+    }
+
+
+def _container_env(spec: RunnerSpec) -> dict[str, str]:
+    # The root filesystem is read-only: everything the CLI writes goes under the HOME emptyDir.
+    base = {
+        "HOME": HOME_DIR,
+        "PULUMI_HOME": f"{HOME_DIR}/.pulumi",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+    }
+    return {**base, **spec.env}
+
+
+def manifests_for(spec: RunnerSpec) -> list[dict[str, Any]]:
+    """ServiceAccount (unless one is named), ConfigMap and Job for a validated spec."""
+    manifests = [service_account_manifest(spec)] if spec.create_service_account else []
+    return manifests + [config_map_manifest(spec), job_manifest(spec)]
+
+
+def render_manifests(resource_name: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """The manifests an OidcLoginJob with these arguments registers, as plain dicts.
+
+    Takes the component's arguments (resource_name, organization=..., ...); returns
+    [ServiceAccount (unless service_account_name is given), ConfigMap, Job], ready for
+    `manifests_to_yaml` or `kubectl apply`. Raises ValueError on a bad argument.
+    """
+    return manifests_for(runner_spec(resource_name, **kwargs))
+
+
+class _YamlDumper(yaml.SafeDumper):
+    """SafeDumper that writes multi-line strings (the script) as readable literal blocks."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_YamlDumper.add_representer(str, _represent_str)
+
+
+def manifests_to_yaml(manifests: Sequence[Mapping[str, Any]]) -> str:
+    """Multi-document YAML (`---` separated) for `kubectl apply -f -` or a GitOps repository."""
+    return yaml.dump_all(
+        [dict(manifest) for manifest in manifests],
+        Dumper=_YamlDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        explicit_start=True,
+    )

@@ -1,0 +1,128 @@
+"""The dynamic resources under ``pulumi.runtime.set_mocks``: what a program registers."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+
+import pulumi
+import pytest
+
+from harness.dynamic_host import ROOT
+
+
+class Recorder(pulumi.runtime.Mocks):
+    def __init__(self):
+        self.registered: dict[str, pulumi.runtime.MockResourceArgs] = {}
+        self.reads: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.registered[args.name] = args
+        if args.resource_id:
+            self.reads.append(args)
+            return [args.resource_id, {"url": "https://gitlab.com", "issuer_id": args.resource_id.split("/")[1]}]
+        outs = dict(args.inputs)
+        if args.typ.endswith("OidcIssuer"):
+            outs.update(issuer_id="issuer-1", issuer=outs.get("url"))
+            return [f"{outs['organization']}/issuer-1", outs]
+        return [f"{outs.get('organization')}/{outs.get('issuer_id')}", {**outs, "policy_id": "p-1", "version": 2}]
+
+    def call(self, args):
+        return {}
+
+
+@pytest.fixture
+def mocks():
+    recorder = Recorder()
+    pulumi.runtime.set_mocks(recorder, project="oidc-trust", stack="test", preview=False)
+    return recorder
+
+
+def plain(value):
+    return pulumi.runtime.rpc.unwrap_rpc_secret(value) if isinstance(value, dict) else value
+
+
+@pulumi.runtime.test
+def test_resources_register_with_their_inputs_and_a_plain_provider_reference(mocks):
+    from provider import OidcIssuer, OidcIssuerPolicy
+    from provider.policy import Policy
+
+    issuer = OidcIssuer("github", organization="acme", url="https://token.actions.githubusercontent.com",
+                        max_expiration_seconds=3600)
+    pol = OidcIssuerPolicy(
+        "github-policy",
+        organization="acme",
+        issuer_id=issuer.issuer_id,
+        issuer_url=issuer.url,
+        policies=[
+            Policy("allow", "team", {"aud": "urn:pulumi:org:acme", "repository_owner_id": "1",
+                                      "sub": "repo:acme/infra:ref:refs/heads/main"}, team_name="platform"),
+        ],
+    )
+
+    def verify(args):
+        issuer_id, policy_id = args
+        reg = mocks.registered["github"]
+        assert reg.typ == "pulumi-python:dynamic/oidc:OidcIssuer"
+        assert reg.inputs["organization"] == "acme"
+        assert reg.inputs["name"] == "github"  # defaults to the resource name
+        assert reg.inputs["max_expiration_seconds"] == 3600
+        assert "thumbprints" not in reg.inputs  # None is not sent: the service keeps its own
+        # Not secret: nothing secret is reachable from the provider, so state stays small.
+        assert isinstance(reg.inputs["__provider"], str)
+        preg = mocks.registered["github-policy"]
+        assert preg.typ == "pulumi-python:dynamic/oidc:OidcIssuerPolicy"
+        assert preg.inputs["issuer_id"] == "issuer-1"
+        assert preg.inputs["policies"][0]["token_type"] == "team"
+        assert preg.inputs["policies"][0]["team_name"] == "platform"
+        assert issuer_id == "issuer-1" and policy_id == "p-1"
+
+    return pulumi.Output.all(issuer.issuer_id, pol.policy_id).apply(verify)
+
+
+@pulumi.runtime.test
+def test_captured_provider_unpickles_in_a_fresh_interpreter_and_holds_no_credential(mocks, monkeypatch):
+    monkeypatch.setenv("PULUMI_ACCESS_TOKEN", "pul-NEVER-IN-STATE")
+    from provider import OidcIssuer
+
+    issuer = OidcIssuer("gitlab", organization="acme", url="https://gitlab.com")
+
+    def verify(_):
+        blob = plain(mocks.registered["gitlab"].inputs["__provider"])
+        raw = base64.b64decode(blob)
+        assert b"pul-NEVER" not in raw and len(blob) < 2048
+        code = (
+            "import base64, sys, dill\n"
+            "p = dill.loads(base64.b64decode(sys.argv[1]))\n"
+            "print(type(p).__module__, type(p).__name__)\n"
+        )
+        out = subprocess.run([sys.executable, "-c", code, blob], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == ["provider.issuer", "OidcIssuerProvider"]
+
+    return issuer.issuer_id.apply(verify)
+
+
+@pulumi.runtime.test
+def test_get_is_a_read_only_reference_by_id(mocks):
+    from provider import OidcIssuer
+
+    ref = OidcIssuer.get("existing", "acme/abc-123")
+
+    def verify(args):
+        url, issuer_id = args
+        (read,) = mocks.reads
+        assert read.resource_id == "acme/abc-123"
+        assert "adopt" not in read.inputs and "name" not in read.inputs
+        assert (url, issuer_id) == ("https://gitlab.com", "abc-123")
+
+    return pulumi.Output.all(ref.url, ref.issuer_id).apply(verify)
+
+
+def test_missing_required_arguments_fail_before_registering(mocks):
+    from provider import OidcIssuer
+
+    with pytest.raises(TypeError, match="url"):
+        OidcIssuer("broken", organization="acme")
+    assert "broken" not in mocks.registered

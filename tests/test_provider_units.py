@@ -1,0 +1,219 @@
+"""Pure logic of the dynamic providers: validation, wire bodies, diff; settings; the pickle."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+
+import pytest
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.output import Unknown
+
+from provider import issuer, issuer_policy, settings
+from provider.issuer import OidcIssuerProvider
+from provider.issuer_policy import OidcIssuerPolicyProvider
+from harness.dynamic_host import ROOT
+
+# __provider strings produced by version 0.1.0. Existing stacks hold exactly these: if a later
+# change renames or moves the provider classes, unpickling them fails here first.
+SAVED_PROVIDERS = {
+    "OidcIssuerProvider": "gASVMAAAAAAAAACMD3Byb3ZpZGVyLmlzc3VlcpSMEk9pZGNJc3N1ZXJQcm92aWRlcpSTlCmBlH2UYi4=",
+    "OidcIssuerPolicyProvider": "gASVPQAAAAAAAACMFnByb3ZpZGVyLmlzc3Vlcl9wb2xpY3mUjBhPaWRjSXNzdWVyUG9saWN5UHJvdmlkZXKUk5QpgZR9lGIu",
+}
+
+GOOD_ISSUER = {"organization": "acme", "url": "https://token.actions.githubusercontent.com", "name": "github"}
+
+
+def problems(validate, props):
+    return dict(validate(props)[1])
+
+
+# ------------------------------------------------------------------------------ issuer check
+
+
+@pytest.mark.parametrize(
+    "change, prop, words",
+    [
+        ({"url": "http://example.com"}, "url", "https"),
+        ({"url": "token.actions.githubusercontent.com"}, "url", "absolute URL"),
+        ({"url": "https://x.example/?a=1"}, "url", "query"),
+        ({"organization": ""}, "organization", "required"),
+        ({"organization": "a/b"}, "organization", "no '/'"),
+        ({"thumbprints": ["abc"]}, "thumbprints[0]", "64 hex"),
+        ({"thumbprints": ["a" * 40]}, "thumbprints[0]", "SHA-1"),
+        ({"thumbprints": "a" * 64}, "thumbprints", "list"),
+        ({"max_expiration_seconds": 0}, "max_expiration_seconds", "out of range"),
+        ({"max_expiration_seconds": 90001}, "max_expiration_seconds", "out of range"),
+        ({"jwks": {"keys": []}}, "jwks", "JSON Web Key Set"),
+        ({"jwks": {"keys": [{"kty": "RSA", "n": "x", "e": "AQAB"}]}}, "jwks.keys[0]", "kid"),
+        ({"jwks": {"keys": [{"kty": "RSA", "kid": "k", "n": "x", "e": "AQAB", "d": "secret"}]}}, "jwks.keys[0]", "private"),
+        ({"adopt": "yes"}, "adopt", "True or False"),
+        ({"thumbprint": ["a" * 64]}, "thumbprint", "unknown property"),
+    ],
+)
+def test_issuer_check_names_the_property_and_the_fix(change, prop, words):
+    found = problems(issuer.validate, {**GOOD_ISSUER, **change})
+    assert prop in found, found
+    assert words in found[prop]
+
+
+def test_issuer_check_accepts_good_inputs_loopback_http_and_unknowns():
+    assert problems(issuer.validate, GOOD_ISSUER) == {}
+    assert problems(issuer.validate, {**GOOD_ISSUER, "url": "http://127.0.0.1:8080/test-issuer"}) == {}
+    assert problems(issuer.validate, {**GOOD_ISSUER, "url": Unknown(), "organization": Unknown()}) == {}
+
+
+def test_thumbprints_are_normalized_to_lower_case_hex():
+    inputs, found = issuer.validate({**GOOD_ISSUER, "thumbprints": ["AB:" * 31 + "AB"]})
+    assert found == [] and inputs["thumbprints"] == ["ab" * 32]
+
+
+def test_issuer_wire_bodies_omit_unset_fields_and_patch_always_names_the_issuer():
+    assert issuer.registration_body(GOOD_ISSUER, "github") == {"name": "github", "url": GOOD_ISSUER["url"]}
+    patch = issuer.update_body({**GOOD_ISSUER, "max_expiration_seconds": 3600}, "github")
+    assert patch == {"name": "github", "maxExpiration": 3600}
+
+
+OLD_OUTPUTS = {**GOOD_ISSUER, "issuer_id": "i", "thumbprints": ["b" * 64, "a" * 64], "max_expiration_seconds": 90000}
+
+
+@pytest.mark.parametrize(
+    "news, changed, replaces",
+    [
+        (GOOD_ISSUER, [], []),
+        ({**GOOD_ISSUER, "thumbprints": ["a" * 64, "b" * 64]}, [], []),
+        ({**GOOD_ISSUER, "max_expiration_seconds": 90000}, [], []),
+        ({**GOOD_ISSUER, "max_expiration_seconds": 3600}, ["max_expiration_seconds"], []),
+        ({**GOOD_ISSUER, "thumbprints": ["a" * 64]}, ["thumbprints"], []),
+        ({**GOOD_ISSUER, "name": "gh"}, ["name"], []),
+        ({**GOOD_ISSUER, "url": "https://gitlab.com"}, ["url"], ["url"]),
+        ({**GOOD_ISSUER, "organization": "other"}, ["organization"], ["organization"]),
+        ({**GOOD_ISSUER, "url": Unknown()}, ["url"], ["url"]),
+        ({**GOOD_ISSUER, "adopt": True}, [], []),
+    ],
+)
+def test_issuer_diff_is_local_and_knows_what_is_no_change(news, changed, replaces):
+    assert issuer.diff_props(OLD_OUTPUTS, news) == (changed, replaces)
+
+
+# ------------------------------------------------------------------------------ policy check
+
+GITHUB_POLICY = {
+    "decision": "allow",
+    "token_type": "team",
+    "team_name": "platform",
+    "rules": {
+        "aud": "urn:pulumi:org:acme",
+        "repository_owner_id": "1234",
+        "sub": "repo:acme/infra:ref:refs/heads/main",
+    },
+}
+GOOD_POLICY = {"organization": "acme", "issuer_id": "i-1", "policies": [GITHUB_POLICY]}
+
+
+def test_policy_check_normalizes_wire_keys_to_snake_case():
+    wire = {"decision": "allow", "tokenType": "team", "teamName": "platform", "rules": GITHUB_POLICY["rules"]}
+    inputs, found = issuer_policy.validate({**GOOD_POLICY, "policies": [wire]})
+    assert found == []
+    assert inputs["policies"][0]["token_type"] == "team"
+    assert inputs["policies"][0]["authorized_permissions"] == []
+
+
+@pytest.mark.parametrize(
+    "change, prop, words",
+    [
+        ({"policies": []}, "policies", "at least one"),
+        ({"policies": [{**GITHUB_POLICY, "team_name": None}]}, "policies[0].team_name", "required"),
+        ({"policies": [{**GITHUB_POLICY, "rules": {"sub": "*"}}]}, "policies[0].rules.sub", "literal"),
+        ({"policies": [GITHUB_POLICY] * 41}, "policies", "at most 40"),
+        ({"issuer_id": ""}, "issuer_id", "required"),
+        ({"lint_waivers": {"OIDC004": ""}}, "lint_waivers", "reason"),
+        ({"issuer_url": "http://example.com"}, "issuer_url", "https"),
+        ({"policy": []}, "policy", "unknown property"),
+    ],
+)
+def test_policy_check_names_the_property_and_the_fix(change, prop, words):
+    found = problems(issuer_policy.validate, {**GOOD_POLICY, **change})
+    assert prop in found, found
+    assert words in found[prop]
+
+
+def test_policy_check_passes_unknown_policies_through():
+    inputs, found = issuer_policy.validate({**GOOD_POLICY, "policies": Unknown(), "issuer_id": Unknown()})
+    assert found == [] and isinstance(inputs["policies"], Unknown)
+
+
+def test_policy_diff_order_matters_and_ids_replace():
+    other = {**GITHUB_POLICY, "team_name": "security"}
+    olds = {**GOOD_POLICY, "policies": [GITHUB_POLICY, other], "policy_id": "p", "version": 3}
+    assert issuer_policy.diff_props(olds, {**GOOD_POLICY, "policies": [GITHUB_POLICY, other]}) == ([], [])
+    assert issuer_policy.diff_props(olds, {**GOOD_POLICY, "policies": [other, GITHUB_POLICY]}) == (["policies"], [])
+    assert issuer_policy.diff_props(olds, {**GOOD_POLICY, "issuer_id": "i-2", "policies": [GITHUB_POLICY, other]}) == (
+        ["issuer_id"],
+        ["issuer_id"],
+    )
+
+
+# ------------------------------------------------------------------------------ settings
+
+
+def config_of(values):
+    return lambda key: values.get(key)
+
+
+def test_settings_prefer_stack_config_then_env_then_cli_credentials(tmp_path):
+    home = tmp_path / "pulumi-home"
+    home.mkdir()
+    (home / "credentials.json").write_text(
+        json.dumps({"current": "https://api.example.test", "accessTokens": {"https://api.example.test": "pul-cli"}})
+    )
+    env = {"PULUMI_HOME": str(home), "PULUMI_ACCESS_TOKEN": "pul-env"}
+    url = {"oidc:apiUrl": "https://api.example.test/"}
+    s = settings.resolve(config_of({**url, "oidc:accessToken": "pul-config"}), env)
+    assert (s.api_url, s.access_token) == ("https://api.example.test", "pul-config")
+    assert settings.resolve(config_of(url), env).access_token == "pul-env"
+    assert settings.resolve(config_of(url), {"PULUMI_HOME": str(home)}).access_token == "pul-cli"
+    none = settings.resolve(config_of({}), {"PULUMI_HOME": str(home)})
+    assert (none.api_url, none.access_token) == ("https://api.pulumi.com", None)
+    assert "pul-" not in repr(s)
+
+
+def test_settings_never_raise_on_a_broken_config():
+    def broken(_key):
+        raise RuntimeError("boom")
+
+    assert settings.resolve(broken, {}).access_token is None
+
+
+# ------------------------------------------------------------------------------ the pickle
+
+
+@pytest.mark.parametrize("cls", [OidcIssuerProvider, OidcIssuerPolicyProvider])
+def test_serialized_provider_is_a_small_reference_without_code_or_credentials(cls):
+    provider = cls()
+    provider._settings = settings.Settings("https://api.example.test", "pul-SECRET-TOKEN", "test")
+    blob = serialize_provider(provider)
+    raw = base64.b64decode(blob)
+    assert len(blob) < 2048
+    assert b"pul-SECRET" not in raw and b"api.example.test" not in raw
+    assert b"co_code" not in raw and b"CodeType" not in raw  # by reference, not by value
+    assert blob == SAVED_PROVIDERS[cls.__name__]
+
+
+def test_saved_providers_unpickle_in_a_fresh_interpreter():
+    code = (
+        "import base64, sys, dill, json\n"
+        "saved = json.loads(sys.argv[1])\n"
+        "for name, blob in saved.items():\n"
+        "    p = dill.loads(base64.b64decode(blob))\n"
+        "    assert type(p).__name__ == name, type(p)\n"
+        "    assert hasattr(p, 'check') and hasattr(p, 'configure')\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(SAVED_PROVIDERS)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
