@@ -206,7 +206,7 @@ class OidcIssuerProvider(CloudResourceProvider):
         name = props.get("name") or props["url"]
         with self._client() as client:
             existing = client.find_issuer_by_url(org, props["url"])
-            if existing is not None and not props.get("adopt"):
+            if existing is not None and not props.get("adopt") and not _leftover(client, org, existing, name):
                 raise PulumiCloudError(
                     409,
                     f"organization {org!r} already trusts an issuer at {props['url']} (id {existing['id']}); "
@@ -248,6 +248,15 @@ class OidcIssuerProvider(CloudResourceProvider):
             except PulumiCloudError as e:
                 if not is_gone(e):
                     raise
+
+
+def _leftover(client: PulumiCloudClient, org: str, existing: Mapping[str, Any], name: str) -> bool:
+    """Is ``existing`` what an earlier create of this resource left behind (its request applied,
+    its answer lost)? Same name and no allow policy: taking it over loses nothing."""
+    if existing.get("name") != name:
+        return False
+    policies = client.get_auth_policy(org, existing["id"]).get("policies") or []
+    return not any(p.get("decision") == "allow" for p in policies)
 
 
 class OidcIssuer(Resource, module="oidc", name="OidcIssuer"):

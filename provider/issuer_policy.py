@@ -175,12 +175,12 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
             server = client.update_auth_policy(org, current["id"], _wire(news["policies"]))
         return UpdateResult(outputs(news, org, issuer_id, server))
 
-    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
         org, issuer_id = split_id(id_, "OidcIssuerPolicy")
         with self._client() as client:
             try:
-                current = client.get_auth_policy(org, issuer_id)
-                client.update_auth_policy(org, current["id"], model.closed_policies(org))
+                policy_id = props.get("policy_id") or client.get_auth_policy(org, issuer_id)["id"]
+                client.update_auth_policy(org, policy_id, model.closed_policies(org))
             except PulumiCloudError as e:
                 if not is_gone(e):
                     raise

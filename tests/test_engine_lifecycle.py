@@ -204,6 +204,9 @@ def test_errors_and_state_never_carry_the_access_token(emulator, host, org):
     outs = issuer.create({"organization": org, "url": f"{emulator.base_url}/test-issuer"})
     assert emulator.access_token not in repr(outs)
     assert emulator.access_token not in issuer.state.SerializeToString().decode("latin-1")
-    with pytest.raises(EngineError) as e:
-        Resource(host, OidcIssuerProvider(), ISSUER_TYPE, "x").create({"organization": org, "url": outs["url"]})
-    assert emulator.access_token not in e.value.details
+    wrong = "pul-" + secrets.token_hex(20)
+    with DynamicProviderHost({"oidc:apiUrl": emulator.base_url, "oidc:accessToken": rpc.wrap_rpc_secret(wrong)}) as h:
+        with pytest.raises(EngineError) as e:
+            Resource(h, OidcIssuerProvider(), ISSUER_TYPE, "x").create({"organization": org, "url": outs["url"]})
+    assert "401" in e.value.details and "Unauthorized" in e.value.details
+    assert wrong not in e.value.details
