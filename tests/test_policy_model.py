@@ -255,3 +255,20 @@ def test_scopes_read_as_requests(token_type, scope, expected):
 def test_bad_scopes_are_refused(token_type, scope):
     with pytest.raises(ValueError):
         m.Request.from_scope(token_type, scope)
+
+
+@pytest.mark.parametrize(
+    "claims, request_",
+    [
+        ({"sub": "repo:acme/x:pull_request"}, ORG),
+        ({"sub": "repo:acme/x:ref:main"}, ORG),
+        ({"sub": "other"}, ORG),
+        ({"sub": "repo:acme/x:ref:main"}, m.Request("team", "platform")),
+        ({}, ORG),
+    ],
+)
+def test_decide_is_evaluate_without_the_explanations(claims, request_):
+    pol = [P("allow", {"sub": "repo:acme/*"}), P("deny", {"sub": "repo:acme/*:pull_request"}),
+           P("allow", {"sub": "repo:*"}, "team", team_name="plat*")]
+    d = m.evaluate(pol, claims, request_)
+    assert m.decide(pol, claims, request_) == (d.policy_index if d.allowed else None)

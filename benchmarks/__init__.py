@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): measured figures beside their targets; never run by `make test`."""

@@ -1,0 +1,250 @@
+"""``make bench``: round-trips, state size, provider start-up, scale and policy evaluation.
+
+Prints a table of each figure beside its target and writes ``benchmarks/results.json``. Every
+figure is measured in this run against the emulator through the SDK's dynamic-provider host,
+the path the Pulumi engine takes. Nothing here is a test: targets are reported, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import requests
+
+from harness.dynamic_host import ROOT, DynamicProviderHost, Resource, rpc
+from provider import policy as model
+from provider.issuer import OidcIssuerProvider
+from provider.issuer_policy import OidcIssuerPolicyProvider
+
+from .trivial_provider import TrivialProvider
+
+RESULTS = Path(__file__).with_name("results.json")
+ISSUER_TYPE = "dynamic/oidc:OidcIssuer"
+POLICY_TYPE = "dynamic/oidc:OidcIssuerPolicy"
+HOST_WORKERS = 4  # the SDK's dynamic-provider host serves gRPC with 4 worker threads
+
+
+class Figures:
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, name: str, value: float, unit: str, target: str, met: bool, note: str = "") -> None:
+        self.rows.append({"name": name, "value": round(value, 3), "unit": unit, "target": target, "met": bool(met), "note": note})
+        print(f"  {name:<48} {value:>12.3f} {unit:<10} target {target:<14} {'met' if met else 'NOT MET'}", flush=True)
+
+
+@contextmanager
+def emulator(*flags: str) -> Iterator[tuple[str, str]]:
+    token = "pul-" + secrets.token_hex(20)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "--port", "0", "--access-token", token, *flags],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        yield proc.stdout.readline().strip(), token
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
+
+
+def host_for(base: str, token: str) -> DynamicProviderHost:
+    return DynamicProviderHost({"oidc:apiUrl": base, "oidc:accessToken": rpc.wrap_rpc_secret(token)})
+
+
+def api_calls(base: str) -> int:
+    stats = requests.get(f"{base}/_emulator/stats", timeout=10).json()
+    requests.post(f"{base}/_emulator/stats/reset", timeout=10)
+    return sum(stats["counts"].values())
+
+
+def team_policies(org: str, team: str) -> list[dict[str, Any]]:
+    return [{"decision": "allow", "token_type": "team", "team_name": team,
+             "rules": {"aud": f"urn:pulumi:org:{org}", "sub": "system:serviceaccount:pulumi:deployer"}}]
+
+
+# ------------------------------------------------------------------------------ 1 and 2
+
+
+def round_trips_and_state(figures: Figures) -> None:
+    print("Round-trips per operation (counted at the emulator) and state size:")
+    with emulator() as (base, token), host_for(base, token) as host:
+        org = "bench"
+        issuer = Resource(host, OidcIssuerProvider(), ISSUER_TYPE, "issuer")
+        iprops = {"organization": org, "url": f"{base}/test-issuer", "name": "issuer"}
+        policy = Resource(host, OidcIssuerPolicyProvider(), POLICY_TYPE, "policy")
+        api_calls(base)
+
+        def measure(name: str, op: Callable[[], Any], target: int, why: str) -> None:
+            op()
+            n = api_calls(base)
+            figures.add(f"round-trips: {name}", n, "requests", f"<= {target}", n <= target, why)
+
+        measure("create issuer", lambda: issuer.create(iprops), 2, "1 lookup by URL (never a second issuer) + 1 POST")
+        pprops = {"organization": org, "issuer_id": issuer.outputs["issuer_id"], "policies": team_policies(org, "a")}
+        measure("create policy", lambda: policy.create(pprops), 2, "GET (the policy id) + PATCH")
+        measure("no-op preview (check+diff, both)", lambda: (issuer.diff(iprops), policy.diff(pprops)), 0, "diff is local")
+        measure("refresh (read, both)", lambda: (issuer.read(), policy.read()), 2, "1 GET each")
+        measure("update issuer", lambda: issuer.update({**iprops, "max_expiration_seconds": 3600}), 1, "1 PATCH")
+        measure("update policy", lambda: policy.update({**pprops, "policies": team_policies(org, "b")}), 2,
+                "GET (version check) + PATCH")
+        measure("delete policy (close the issuer)", policy.delete, 1, "1 PATCH of CLOSED")
+        measure("delete issuer", issuer.delete, 1, "1 DELETE")
+
+        for res in (issuer, policy):
+            provider_bytes = len(res.provider)
+            figures.add(f"state: __provider of {res.name}", provider_bytes, "bytes", "< 2048", provider_bytes < 2048)
+            outs = {k: v for k, v in res.outputs.items() if k != "__provider"}
+            figures.add(f"state: outputs of {res.name}", len(json.dumps(outs)), "bytes", "report", True)
+
+
+# ------------------------------------------------------------------------------ 3
+
+
+def first_check_seconds(provider: Any, type_name: str, props: dict[str, Any]) -> float:
+    start = time.perf_counter()
+    with DynamicProviderHost({}) as host:
+        Resource(host, provider, type_name, "x").check(props)
+        return time.perf_counter() - start
+
+
+def startup(figures: Figures, runs: int) -> None:
+    print("Provider start-up (process start to the first answered Check):")
+    ours, trivial = [], []
+    for _ in range(runs):  # interleaved, so machine noise hits both alike
+        ours.append(first_check_seconds(OidcIssuerPolicyProvider(), POLICY_TYPE,
+                                        {"organization": "o", "issuer_id": "i", "policies": team_policies("o", "a")}))
+        trivial.append(first_check_seconds(TrivialProvider(), "dynamic/bench:Trivial", {"value": "x"}))
+    o, t = statistics.median(ours), statistics.median(trivial)
+    figures.add("start-up: our provider (median)", o, "s", "report", True)
+    figures.add("start-up: trivial dynamic provider (median)", t, "s", "report", True)
+    figures.add("start-up: ratio ours / trivial", o / t, "x", "<= 1.5", o / t <= 1.5)
+
+
+# ------------------------------------------------------------------------------ 4
+
+
+def provision(count: int, latency_ms: int) -> dict[str, float]:
+    with emulator("--latency-ms", str(latency_ms)) as (base, token), host_for(base, token) as host:
+        api_calls(base)
+        in_flight = 0
+        peak = 0
+        lock = threading.Lock()
+
+        def track(delta: int) -> None:
+            nonlocal in_flight, peak
+            with lock:
+                in_flight += delta
+                peak = max(peak, in_flight)
+
+        def one(i: int) -> None:
+            org = f"scale-{i % 10}"
+            track(+1)
+            try:
+                issuer = Resource(host, OidcIssuerProvider(), ISSUER_TYPE, f"issuer-{i}")
+                outs = issuer.create({"organization": org, "url": f"{base}/test-issuer/{i}", "name": f"issuer-{i}"})
+                Resource(host, OidcIssuerPolicyProvider(), POLICY_TYPE, f"policy-{i}").create(
+                    {"organization": org, "issuer_id": outs["issuer_id"], "policies": team_policies(org, "a")}
+                )
+            finally:
+                track(-1)
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(HOST_WORKERS) as pool:
+            list(pool.map(one, range(count)))
+        wall = time.perf_counter() - start
+        trips = api_calls(base)
+    ideal = trips * latency_ms / 1000 / peak
+    return {"wall": wall, "trips": trips, "concurrency": peak, "ideal": ideal}
+
+
+def scale(figures: Figures, large: int, small: int, latency_ms: int) -> None:
+    print(f"Scale: issuers + policies through the host, {latency_ms} ms latency per request:")
+    s = provision(small, latency_ms)
+    big = provision(large, latency_ms)
+    figures.add(f"scale: {large} issuers+policies wall time", big["wall"], "s", "report", True)
+    figures.add(f"scale: {large} round-trips", big["trips"], "requests", f"{4 * large}", big["trips"] <= 4 * large)
+    figures.add("scale: concurrency reached", big["concurrency"], "in flight", f"{HOST_WORKERS}", big["concurrency"] >= HOST_WORKERS)
+    ratio = big["wall"] / big["ideal"]
+    figures.add("scale: wall / ideal (trips x latency / concurrency)", ratio, "x", "<= 1.5", ratio <= 1.5)
+    growth = (big["wall"] / large) / (s["wall"] / small)
+    figures.add(f"scale: per-issuer time {large} vs {small}", growth, "x", "~1 (linear, <= 1.2)", growth <= 1.2)
+
+
+# ------------------------------------------------------------------------------ 5
+
+
+def evaluation(figures: Figures, seconds: float) -> None:
+    print("Policy evaluation (the emulator's hot path):")
+    policies = model.parse_policies([
+        {"decision": "allow", "token_type": "organization",
+         "rules": {"aud": "urn:pulumi:org:acme", "sub": f"repo:acme/repo-{i}:ref:refs/heads/*",
+                   "repository_owner_id": "1234", "repository_id": str(1000 + i), "environment": "prod*"}}
+        for i in range(40)
+    ])
+    claims = {"aud": "urn:pulumi:org:acme", "sub": "repo:acme/repo-39:ref:refs/heads/main",
+              "repository_owner_id": "1234", "repository_id": "1039", "environment": "production"}
+    request = model.Request("organization")
+    assert model.evaluate(policies, claims, request).policy_index == 39
+
+    exact = [dict(p.rules) for p in policies]
+
+    def baseline() -> bool:
+        return any(all(claims.get(k) == v for k, v in rules.items()) for rules in exact)
+
+    def rate(fn: Callable[[], Any]) -> float:
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            for _ in range(50):
+                fn()
+            n += 50
+        return n / (time.perf_counter() - start)
+
+    assert model.decide(policies, claims, request) == 39
+    fast = rate(lambda: model.decide(policies, claims, request))
+    explained = rate(lambda: model.evaluate(policies, claims, request))
+    base = rate(baseline)
+    figures.add("evaluation: decide() decisions/s, 40 x 5 rules", fast, "1/s", ">= 1000", fast >= 1000,
+                "1 ms per exchange decision at most")
+    figures.add("evaluation: evaluate() with explanations", explained, "1/s", "report", True)
+    figures.add("evaluation: baseline exact dict comparison", base, "1/s", "report", True)
+    figures.add("evaluation: baseline / decide()", base / fast, "x", "report", True,
+                "wildcards and nested claim paths cost this much over exact equality")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller scale run (smoke test)")
+    args = parser.parse_args(argv)
+    figures = Figures()
+    print(f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+          f"{platform.system()} {platform.release()}")
+    round_trips_and_state(figures)
+    startup(figures, runs=3 if args.quick else 7)
+    if args.quick:
+        scale(figures, large=20, small=5, latency_ms=20)
+    else:
+        scale(figures, large=200, small=50, latency_ms=20)
+    evaluation(figures, seconds=0.5 if args.quick else 2.0)
+    RESULTS.write_text(json.dumps({"machine": {"arch": platform.machine(), "python": platform.python_version(),
+                                               "cpus": __import__("os").cpu_count()},
+                                   "figures": figures.rows}, indent=2) + "\n")
+    print(f"\nWrote {RESULTS.relative_to(ROOT)}; {sum(r['met'] for r in figures.rows)}/{len(figures.rows)} targets met.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
