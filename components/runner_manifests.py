@@ -22,13 +22,16 @@ from urllib.parse import urlparse
 
 import yaml
 
+from provider.duration import parse_duration as _parse_duration
+from provider.wire import MAX_EXPIRATION, audience_for
+
 # The Pulumi CLI image the Job runs by default. A tag can be moved; a digest cannot, so pin
 # one where it matters: image="pulumi/pulumi:3.272.0@sha256:<digest>". The CLI needs
 # `--oidc-token` (3.209+) and the api.pulumi.com default for OIDC logins (3.216+).
 DEFAULT_IMAGE = "pulumi/pulumi:3.272.0"
 
 # The service's ceiling for an exchanged token (an issuer's maxExpiration defaults to 25 h).
-MAX_EXPIRATION_SECONDS = 25 * 3600
+MAX_EXPIRATION_SECONDS = MAX_EXPIRATION
 # The kubelet refuses projected service-account tokens shorter than ten minutes.
 MIN_TOKEN_EXPIRATION_SECONDS = 600
 
@@ -63,7 +66,6 @@ DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
 
@@ -143,32 +145,11 @@ def _check_string_map(argument: str, value: Any) -> dict[str, str]:
 
 
 def parse_duration(value: int | str, *, argument: str = "expiration") -> int:
-    """Turn an expiration into whole seconds, and check it is within the service's 25 h.
+    """Whole seconds for an expiration (an int, or "90s", "15m", "2h", "1h30m"), at most 25 h.
 
-    Accepts an int (seconds) or a string of hours, minutes and seconds in that order:
-    "90s", "15m", "2h", "1h30m". Raises ValueError naming `argument` otherwise.
+    The one duration parser is ``provider.duration``; this names the runner's argument.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        _fail(argument, f"{value!r} is not a duration", "pass whole seconds (int) or e.g. '2h'")
-    if isinstance(value, int):
-        seconds = value
-    else:
-        text = value.strip()
-        match = _DURATION.match(text)
-        if not text or not match:
-            hint = f"'{text}s' or the int {text}" if text.isdigit() else "'15m', '2h' or '1h30m'"
-            _fail(argument, f"{value!r} is not a duration", f"use hours, minutes and seconds, e.g. {hint}")
-        hours, minutes, secs = (int(group or 0) for group in match.groups())
-        seconds = hours * 3600 + minutes * 60 + secs
-    if seconds <= 0:
-        _fail(argument, f"{value!r} is not a positive duration", "use e.g. '2h'")
-    if seconds > MAX_EXPIRATION_SECONDS:
-        _fail(
-            argument,
-            f"{value!r} exceeds the 25h maximum the service allows",
-            "use at most '25h'",
-        )
-    return seconds
+    return _parse_duration(value, name=argument)
 
 
 def go_duration(seconds: int) -> str:
@@ -178,7 +159,7 @@ def go_duration(seconds: int) -> str:
 
 def default_audience(organization: str) -> str:
     """The audience Pulumi Cloud expects in a workload token: `urn:pulumi:org:<organization>`."""
-    return f"urn:pulumi:org:{organization}"
+    return audience_for(organization)
 
 
 # --------------------------------------------------------------------------------------------
