@@ -48,7 +48,7 @@ def test_every_operation_survives_a_fault_on_its_first_request(emulator, fault):
         # The first API request of the operation (whatever it is) gets the fault.
         emulator.set_faults(retry_after=1, script=[{"path_regex": "^/api/", "count": 1, **fault}])
         result = operation()
-        assert emulator.set_faults()["script"] == [], "the fault was not consumed"
+        assert emulator.faults()["script"] == [], "the fault was not consumed"
         return result
 
     with host_for(emulator) as host:

@@ -1,0 +1,143 @@
+"""Outbound HTTP(S) to OIDC issuers: discovery documents, JWKS and certificate thumbprints.
+
+The emulator reaches out only to issuers, and only in ways a careful verifier would:
+https with certificate verification (system CAs plus the ``--issuer-ca`` bundle), the served
+leaf certificate pinned to the issuer's thumbprints when it has some, plain http only to
+loopback hosts, no redirects, short timeouts and a size cap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import ipaddress
+import json
+import socket
+import ssl
+from dataclasses import dataclass
+from functools import cached_property
+from urllib.parse import urlsplit
+
+TIMEOUT_SECONDS = 5.0
+MAX_DOCUMENT_BYTES = 1 << 20
+
+
+class FetchError(Exception):
+    """An issuer document could not be fetched or trusted; the message says why (no secrets)."""
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def issuer_url_problem(url: object) -> str | None:
+    """Why ``url`` cannot be an issuer URL (None when it can): https, or http on loopback only."""
+    if not isinstance(url, str) or not url:
+        return "the issuer url is required"
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"invalid issuer url {url!r}: use https://HOST[/PATH]"
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        return f"invalid issuer url {url!r}: http is accepted for loopback hosts only; use https"
+    if parts.query or parts.fragment:
+        return f"invalid issuer url {url!r}: no query or fragment allowed"
+    return None
+
+
+def sha256_hex(der: bytes) -> str:
+    return hashlib.sha256(der).hexdigest()
+
+
+@dataclass(frozen=True)
+class Fetcher:
+    """How the emulator reaches issuers. ``ca_file``: extra trusted CAs (PEM), e.g. ``--issuer-ca``."""
+
+    ca_file: str | None = None
+    timeout: float = TIMEOUT_SECONDS
+
+    @cached_property
+    def ssl_context(self) -> ssl.SSLContext:
+        """System CAs plus ``ca_file``; built once (loading the CA store is not free)."""
+        context = ssl.create_default_context()
+        if self.ca_file:
+            context.load_verify_locations(cafile=self.ca_file)
+        return context
+
+    def served_thumbprint(self, url: str) -> str | None:
+        """SHA-256 (lower-case hex) of the leaf certificate the https host of ``url`` serves.
+
+        None when the host cannot be reached or its certificate is not trusted: registration
+        then keeps what the caller supplied (keys are fetched when a token arrives).
+        """
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname:
+            return None
+        try:
+            with socket.create_connection((parts.hostname, parts.port or 443), self.timeout) as raw:
+                with self.ssl_context.wrap_socket(raw, server_hostname=parts.hostname) as tls:
+                    der = tls.getpeercert(binary_form=True)
+        except (OSError, ssl.SSLError, ValueError):
+            return None
+        return sha256_hex(der) if der else None
+
+    def get_json(self, url: str, *, pinned: list[str] | None = None) -> dict:
+        """GET a JSON object. ``pinned``: thumbprints one of which the served leaf must have."""
+        problem = issuer_url_problem(url)
+        if problem:
+            raise FetchError(problem)
+        parts = urlsplit(url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection = self._connect(parts)
+        try:
+            connection.request("GET", path, headers={"Accept": "application/json", "User-Agent": "pulumi-emulator"})
+            if pinned is not None and parts.scheme == "https":
+                self._check_pin(connection, pinned, parts.hostname)
+            response = connection.getresponse()
+            if 300 <= response.status < 400:
+                raise FetchError(f"{url} answered a redirect ({response.status}); redirects are not followed")
+            if response.status != 200:
+                raise FetchError(f"{url} answered HTTP {response.status}")
+            raw = response.read(MAX_DOCUMENT_BYTES + 1)
+        except (OSError, ssl.SSLError, http.client.HTTPException) as e:
+            raise FetchError(f"cannot fetch {url}: {_reason(e)}") from None
+        finally:
+            connection.close()
+        if len(raw) > MAX_DOCUMENT_BYTES:
+            raise FetchError(f"{url} answered more than {MAX_DOCUMENT_BYTES} bytes")
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            raise FetchError(f"{url} did not answer JSON") from None
+        if not isinstance(document, dict):
+            raise FetchError(f"{url} did not answer a JSON object")
+        return document
+
+    def _connect(self, parts) -> http.client.HTTPConnection:
+        if parts.scheme == "https":
+            return http.client.HTTPSConnection(
+                parts.hostname, parts.port, timeout=self.timeout, context=self.ssl_context
+            )
+        return http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
+
+    @staticmethod
+    def _check_pin(connection: http.client.HTTPSConnection, pinned: list[str], host: str) -> None:
+        der = connection.sock.getpeercert(binary_form=True) if connection.sock else None
+        served = sha256_hex(der) if der else ""
+        if served not in {p.lower() for p in pinned}:
+            raise FetchError(
+                f"the TLS certificate served by {host} (SHA-256 {served}) matches none of the "
+                "issuer's thumbprints; regenerate or update them"
+            )
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS certificate not trusted ({error.verify_message})"
+    return f"{type(error).__name__}: {error}"
