@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import ipaddress
 import json
 import socket
 import ssl
 from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import urlsplit
+
+from provider.urls import is_loopback_host
+from provider.urls import issuer_url_problem as _issuer_url_problem
 
 TIMEOUT_SECONDS = 5.0
 MAX_DOCUMENT_BYTES = 1 << 20
@@ -26,29 +28,12 @@ class FetchError(Exception):
     """An issuer document could not be fetched or trusted; the message says why (no secrets)."""
 
 
-def is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def issuer_url_problem(url: object) -> str | None:
-    """Why ``url`` cannot be an issuer URL (None when it can): https, or http on loopback only."""
+    """Why ``url`` cannot be an issuer URL (None when it can): the project's one rule."""
     if not isinstance(url, str) or not url:
         return "the issuer url is required"
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return f"invalid issuer url {url!r}: use https://HOST[/PATH]"
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        return f"invalid issuer url {url!r}: http is accepted for loopback hosts only; use https"
-    if parts.query or parts.fragment:
-        return f"invalid issuer url {url!r}: no query or fragment allowed"
-    return None
+    problem = _issuer_url_problem(url)
+    return f"invalid issuer url: {problem}" if problem else None
 
 
 def sha256_hex(der: bytes) -> str:

@@ -6,10 +6,8 @@ existing stacks hold a pickled reference to it.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any, Mapping, Optional, Sequence
-from urllib.parse import urlsplit
 
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
@@ -17,6 +15,7 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 from . import wire
 from .base import CloudResourceProvider, check_result, inputs_only, is_gone, is_unknown, split_id
 from .client import PulumiCloudClient, PulumiCloudError
+from .urls import issuer_url_problem
 
 INPUT_KEYS = ("organization", "url", "name", "max_expiration_seconds", "thumbprints", "jwks", "adopt")
 REPLACE_KEYS = ("organization", "url")
@@ -29,29 +28,9 @@ PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 # Pure logic: validation, wire mapping, diff
 
 
-def is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def url_problems(url: Any, prop: str = "url") -> list[tuple[str, str]]:
-    """An issuer URL must be https (http only on a loopback address, for local testing)."""
-    if not isinstance(url, str) or not url.strip():
-        return [(prop, "required: the issuer URL, e.g. 'https://token.actions.githubusercontent.com'")]
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return [(prop, f"{url!r} is not an absolute URL; write it as 'https://HOST[/PATH]'")]
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        return [(prop, f"{url!r} uses http; Pulumi Cloud needs https (http is allowed only for 127.0.0.1/localhost testing)")]
-    if parts.query or parts.fragment or parts.username or parts.password:
-        return [(prop, f"{url!r} has a query, fragment or user part; an issuer URL has none: 'https://HOST[/PATH]'")]
-    return []
+    problem = issuer_url_problem(url)
+    return [(prop, problem)] if problem else []
 
 
 def jwks_problems(jwks: Any, prop: str = "jwks") -> list[tuple[str, str]]:
