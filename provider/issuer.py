@@ -85,7 +85,28 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
         problems += jwks_problems(props["jwks"])
     if known("adopt") and not isinstance(props["adopt"], bool):
         problems.append(("adopt", "must be True or False"))
+    if not problems and not is_unknown(props.get("url")):
+        problems += [(LINT_PROPERTY.get(f.id, "url"), str(f)) for f in issuer_lint(inputs) if f.severity == "error"]
     return inputs, problems
+
+
+LINT_PROPERTY = {"OIDC016": "max_expiration_seconds", "OIDC019": "jwks", "OIDC021": "thumbprints", "OIDC025": "jwks"}
+
+
+def issuer_lint(props: Mapping[str, Any]) -> list[Any]:
+    """The linter's issuer rules (URL, JWKS, lifetime, thumbprints) over known inputs."""
+    from .lint import lint_issuer
+
+    def known(key: str) -> Any:
+        value = props.get(key)
+        return None if is_unknown(value) else value
+
+    return lint_issuer(
+        props["url"],
+        jwks=known("jwks"),
+        max_expiration_seconds=known("max_expiration_seconds"),
+        thumbprints=known("thumbprints"),
+    )
 
 
 def _thumbprints(value: Any) -> tuple[Any, list[tuple[str, str]]]:
@@ -287,6 +308,16 @@ class OidcIssuer(Resource, module="oidc", name="OidcIssuer"):
             **{key: None for key in OUTPUT_KEYS},
         }
         super().__init__(OidcIssuerProvider(), resource_name, props, opts)
+        if not read_only:
+            pulumi.Output.all(url, jwks, max_expiration_seconds, thumbprints).apply(lambda args: self._warn(*args))
+
+    def _warn(self, url: Any, jwks: Any, max_expiration_seconds: Any, thumbprints: Any) -> None:
+        props = {"url": url, "jwks": jwks, "max_expiration_seconds": max_expiration_seconds, "thumbprints": thumbprints}
+        if validate({**props, "organization": "o"})[1]:
+            return  # check reports these, with the property named
+        for f in issuer_lint(props):
+            if f.severity != "error":
+                pulumi.log.warn(str(f), resource=self)
 
     @staticmethod
     def get(resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> "OidcIssuer":

@@ -46,20 +46,20 @@ def lint_problems(
     organization: str | None,
     waivers: Mapping[str, str] | None,
 ) -> tuple[list[tuple[str, str]], list[Any]]:
-    """(check failures for unwaived lint errors, warnings to show). Imported lazily: lint is a
-    larger module the engine only needs when there is something to check."""
+    """(check failures for unwaived lint errors and unusable waivers, warnings to show).
+
+    Imported lazily: the linter is the largest module, needed only when there is a document."""
     from . import lint
 
-    findings = lint.lint_policies(policies, issuer_url=issuer_url, organization=organization)
-    active, _waived = lint.apply_waivers(findings, waivers or {})
+    try:
+        report = lint.lint(policies, issuer_url=issuer_url, organization=organization, waivers=waivers)
+    except lint.WaiverError as e:
+        return [("lint_waivers", problem) for problem in e.problems], []
     failures = []
-    for f in lint.errors(active):
+    for f in report.errors:
         where = f"policies[{f.policy}]" if f.policy is not None else "policies"
-        failures.append(
-            (where, f"{f.id}: {f.message} Fix: {f.fix} (to accept the risk: lint_waivers={{'{f.id}': '<reason>'}})")
-        )
-    warnings = [f for f in active if f.severity != "error"]
-    return failures, warnings
+        failures.append((where, f"{f} (to accept the risk: lint_waivers={{'{f.id}': '<reason>'}})"))
+    return failures, list(report.warnings)
 
 
 def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -78,10 +78,17 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
     if issuer_url is not None and not is_unknown(issuer_url):
         problems += url_problems(issuer_url, "issuer_url")
     waivers = props.get("lint_waivers")
+    waivers_usable = True
     if waivers is not None and not is_unknown(waivers):
-        if not isinstance(waivers, Mapping) or not all(isinstance(v, str) and v.strip() for v in waivers.values()):
-            problems.append(("lint_waivers", "must map a rule id to the reason it is accepted: {'OIDC004': 'all repos of acme are ours'}"))
-            waivers = None
+        from .lint import check_waivers
+
+        waiver_problems = (
+            check_waivers(waivers)
+            if isinstance(waivers, Mapping)
+            else ["must map a rule id to the reason it is accepted: {'OIDC004': 'all repos of acme are ours'}"]
+        )
+        problems += [("lint_waivers", p) for p in waiver_problems]
+        waivers_usable = not waiver_problems
 
     raw = props.get("policies")
     if raw is None:
@@ -93,7 +100,7 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
             problems += e.problems
         else:
             inputs["policies"] = [p.to_python() for p in parsed]
-            if not is_unknown(waivers):
+            if waivers_usable and not is_unknown(waivers):
                 # Unknown at preview (e.g. the issuer is being created): lint what is known now.
                 failures, _warnings = lint_problems(
                     parsed,
@@ -206,8 +213,7 @@ def _warn_lint(args: list[Any], resource: pulumi.Resource) -> None:
         return  # check reports these, with the property named
     _failures, warnings = lint_problems(parsed, issuer_url=issuer_url, organization=org, waivers=waivers)
     for f in warnings:
-        where = f"policy {f.policy}" if f.policy is not None else "policies"
-        pulumi.log.warn(f"{f.id} ({f.severity}) {where}: {f.message} Fix: {f.fix}", resource=resource)
+        pulumi.log.warn(str(f), resource=resource)
 
 
 class OidcIssuerPolicy(Resource, module="oidc", name="OidcIssuerPolicy"):

@@ -210,3 +210,27 @@ def test_errors_and_state_never_carry_the_access_token(emulator, host, org):
             Resource(h, OidcIssuerProvider(), ISSUER_TYPE, "x").create({"organization": org, "url": outs["url"]})
     assert "401" in e.value.details and "Unauthorized" in e.value.details
     assert wrong not in e.value.details
+
+
+def test_lint_errors_fail_preview_unless_waived_with_a_reason(host, org):
+    policy = Resource(host, OidcIssuerPolicyProvider(), POLICY_TYPE, "gh-policy")
+    anyone = {"organization": org, "issuer_id": "x", "issuer_url": "https://token.actions.githubusercontent.com",
+              "policies": [{"decision": "allow", "token_type": "team", "team_name": "platform",
+                            "rules": {"aud": f"urn:pulumi:org:{org}", "sub": "repo:*"}}]}
+    _inputs, failures = policy.check(anyone)
+    found = {f.reason.split()[0] for f in failures}
+    assert {"OIDC002", "OIDC003"} <= found, failures
+    assert all(f.property == "policies[0]" and "Fix:" in f.reason and "lint_waivers" in f.reason for f in failures)
+
+    waived = {**anyone, "lint_waivers": {rule: "accepted for the test" for rule in found}}
+    assert policy.check(waived)[1] == []
+    _inputs, failures = policy.check({**anyone, "lint_waivers": {"OIDC003": " "}})
+    assert any(f.property == "lint_waivers" and "reason" in f.reason for f in failures)
+    _inputs, failures = policy.check({**anyone, "lint_waivers": {"OIDC999": "typo"}})
+    assert any(f.property == "lint_waivers" and "OIDC999" in f.reason for f in failures)
+
+
+def test_issuer_lint_errors_fail_preview(host, org):
+    issuer = Resource(host, OidcIssuerProvider(), ISSUER_TYPE, "gh")
+    _inputs, failures = issuer.check({"organization": org, "url": "https://token.actions.githubusercontent.com/"})
+    assert [f.property for f in failures] == ["url"] and "OIDC017" in failures[0].reason

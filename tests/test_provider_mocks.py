@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import subprocess
 import sys
 
@@ -126,3 +127,27 @@ def test_missing_required_arguments_fail_before_registering(mocks):
     with pytest.raises(TypeError, match="url"):
         OidcIssuer("broken", organization="acme")
     assert "broken" not in mocks.registered
+
+
+def test_lint_warnings_are_shown_at_preview_from_the_program_side(caplog):
+    from provider import OidcIssuer, OidcIssuerPolicy
+
+    pulumi.runtime.set_mocks(Recorder(), project="oidc-trust", stack="test", preview=True)
+
+    @pulumi.runtime.test
+    def program():
+        issuer = OidcIssuer("local", organization="acme", url="http://127.0.0.1:8080/issuer")
+        OidcIssuerPolicy(
+            "local-policy", organization="acme", issuer_id="i-1",
+            issuer_url="https://token.actions.githubusercontent.com",
+            policies=[{"decision": "allow", "token_type": "team", "team_name": "platform",
+                       "rules": {"aud": "urn:pulumi:org:acme", "repository_owner_id": "1",
+                                 "sub": "repo:acme/*"}}],
+        )
+        return issuer.urn
+
+    with caplog.at_level(logging.WARNING):
+        program()
+    err = "\n".join(r.getMessage() for r in caplog.records)  # the engine's log, as mocks deliver it
+    assert "OIDC017 warning" in err  # loopback http: local testing only
+    assert "OIDC004 warning" in err  # every repository of acme

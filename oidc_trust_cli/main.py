@@ -1,0 +1,522 @@
+"""``oidc-trust``: check OIDC trust for Pulumi Cloud before applying it, and exchange tokens.
+
+Subcommands: ``simulate`` (decide an exchange and explain it), ``lint`` (findings with stable
+ids), ``claims`` (decode a token, unverified), ``exchange`` (what ``pulumi login --oidc-*``
+does) and ``render`` (the Kubernetes runner's manifests as YAML).
+
+Exit codes: 0 allowed / no unwaived error / success; 1 denied / unwaived lint errors / the
+service refused; 2 usage or input error (one line on stderr naming the input and the fix).
+The workload token is never printed; the access token only by ``exchange``, in the format asked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import yaml
+
+from provider import wire
+from provider.duration import parse_duration
+from provider.exchange import ExchangeError, ExchangeInputError, exchange
+from provider.lint import RULES, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies
+from provider.policy import TOKEN_TYPES, Policy, PolicyError, parse_policies
+from provider.simulate import (
+    DecodedToken,
+    TokenError,
+    build_request,
+    decode_token,
+    read_token_argument,
+    render_json,
+    render_text,
+    simulate,
+)
+
+PROG = "oidc-trust"
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+class InputError(Exception):
+    """A bad input: printed as one line on stderr, exit code 2."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading inputs
+
+
+def read_document(path: str, what: str) -> Any:
+    """A JSON or YAML document from ``path`` (``-``: stdin)."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"{what} file '{path}': {e.strerror or type(e).__name__}; give a readable JSON or YAML file")
+    except UnicodeDecodeError:
+        raise InputError(f"{what} file '{path}' is not UTF-8 text; give a JSON or YAML file")
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        at = f" (line {where.line + 1})" if where is not None else ""
+        raise InputError(f"{what} file '{path}' is neither JSON nor YAML{at}; fix its syntax")
+
+
+def load_policies(path: str) -> list[Policy]:
+    """Policies from a list (wire or snake_case keys) or an object with a ``policies`` key."""
+    document = read_document(path, "policies")
+    if isinstance(document, dict) and "policies" in document:
+        document = document["policies"]
+    if not isinstance(document, list):
+        raise InputError(
+            f"policies file '{path}' holds no list of policies; write a list, or an object with a 'policies' list"
+        )
+    try:
+        return parse_policies(document)
+    except PolicyError as e:
+        raise InputError(f"policies file '{path}': {e}")
+
+
+def load_claims(path: str) -> dict[str, Any]:
+    claims = read_document(path, "claims")
+    if not isinstance(claims, dict):
+        raise InputError(f"claims file '{path}' must hold one JSON/YAML object of claims, e.g. {{\"sub\": \"...\"}}")
+    return claims
+
+
+def read_token(value: str, flag: str) -> str:
+    try:
+        return read_token_argument(value)
+    except TokenError as e:
+        raise InputError(f"{flag}: {e}")
+
+
+def parse_waivers(items: Sequence[str]) -> dict[str, str]:
+    waivers: dict[str, str] = {}
+    for item in items:
+        rule_id, sep, reason = item.partition("=")
+        if not sep:
+            raise InputError(f"--waive {item!r}: write RULE_ID=REASON, e.g. --waive 'OIDC012=repository name has a dot'")
+        waivers[rule_id.strip()] = reason
+    return waivers
+
+
+# ---------------------------------------------------------------------------------------------
+# simulate
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    policies = load_policies(args.policies)
+    try:
+        request = build_request(args.token_type, team=args.team, user=args.user, runner=args.runner, admin=args.admin)
+    except ValueError as e:
+        raise InputError(f"request: {e}")
+    token: DecodedToken | None = None
+    if args.claims is not None:
+        claims = load_claims(args.claims)
+    else:
+        token = _decode(read_token(args.token, "--token"), args.jwks, args.discovery)
+        claims = token.claims
+    decision = simulate(policies, claims, request)
+    if args.format == "json":
+        _print_json(render_json(decision, request, token=token))
+    else:
+        print(render_text(decision, policies, request, token=token))
+    return EXIT_OK if decision.allowed else EXIT_REFUSED
+
+
+def _decode(token: str, jwks_path: str | None, discovery: str | None) -> DecodedToken:
+    jwks = None
+    if jwks_path is not None:
+        jwks = read_document(jwks_path, "JWKS")
+        if not isinstance(jwks, dict):
+            raise InputError(f"JWKS file '{jwks_path}' must hold an object with a 'keys' list")
+    discovery_url = None
+    if discovery is not None:
+        discovery_url = discovery
+        if not discovery_url:  # --discovery without a URL: the issuer the token names
+            unverified = _decode_or_fail(token)
+            discovery_url = unverified.claims.get("iss")
+            if not isinstance(discovery_url, str) or not discovery_url:
+                raise InputError("--discovery: the token has no iss claim; give the issuer URL: --discovery URL")
+    try:
+        return decode_token(token, verify_with=jwks, discovery_url=discovery_url)
+    except TokenError as e:
+        raise InputError(f"--token: {e} (without --jwks/--discovery the claims are read unverified)")
+
+
+def _decode_or_fail(token: str) -> DecodedToken:
+    try:
+        return decode_token(token)
+    except TokenError as e:
+        raise InputError(f"--token: {e}")
+
+
+# ---------------------------------------------------------------------------------------------
+# lint
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    if args.policies is None and args.issuer is None:
+        raise InputError("give --policies FILE (and --issuer URL for the issuer-specific rules), or --issuer URL")
+    waivers = parse_waivers(args.waive)
+    findings = []
+    if args.issuer is not None:
+        jwks = read_document(args.jwks, "JWKS") if args.jwks else None
+        if args.jwks and not isinstance(jwks, dict):
+            raise InputError(f"JWKS file '{args.jwks}' must hold an object with a 'keys' list")
+        findings += lint_issuer(
+            args.issuer,
+            jwks=jwks,
+            max_expiration_seconds=_seconds(args.max_expiration, "--max-expiration"),
+            thumbprints=args.thumbprint or None,
+        )
+    if args.policies is not None:
+        findings += lint_policies(load_policies(args.policies), issuer_url=args.issuer, organization=args.org)
+    try:
+        active, waived = apply_waivers(findings, waivers)
+    except WaiverError as e:
+        raise InputError(f"--waive: {e}")
+    skipped = _skipped_rules(args)
+    if args.format == "json":
+        _print_json(
+            {
+                "errors": sum(f.severity == "error" for f in active),
+                "warnings": sum(f.severity == "warning" for f in active),
+                "findings": [f.to_json() for f in active],
+                "waived": [f.to_json() for f in waived],
+                "skipped": skipped,
+            }
+        )
+    else:
+        print(_lint_text(active, waived, skipped))
+    return EXIT_REFUSED if any(f.severity == "error" for f in active) else EXIT_OK
+
+
+def _seconds(value: str | None, flag: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value, name=flag)
+    except ValueError as e:
+        raise InputError(str(e))
+
+
+def _skipped_rules(args: argparse.Namespace) -> list[dict[str, str]]:
+    skipped = []
+    if args.issuer is None:
+        for rule in RULES.values():
+            if rule.needs is not None:
+                skipped.append({"id": rule.id, "why": "needs --issuer URL"})
+    return skipped
+
+
+def _lint_text(active: Sequence[Finding], waived: Sequence[Finding], skipped: Sequence[dict[str, str]]) -> str:
+    lines = []
+    for f in active:
+        lines.append(f"{f.id} {f.severity:<7} {f.message}")
+        lines.append(f"    fix: {f.fix}")
+    for f in waived:
+        where = f"policy {f.policy}" if f.policy is not None else "issuer"
+        lines.append(f"{f.id} waived  ({where}): {f.waiver}")
+    count = {s: sum(f.severity == s for f in active) for s in ("error", "warning", "info")}
+    summary = f"{count['error']} error(s), {count['warning']} warning(s), {count['info']} info"
+    if waived:
+        summary += f", {len(waived)} waived"
+    if skipped:
+        summary += f"; issuer-specific rules skipped ({', '.join(s['id'] for s in skipped)}): give --issuer URL"
+    lines.append(summary)
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# claims
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    token = _decode_or_fail(read_token(args.token, "token"))
+    if args.format == "json":
+        _print_json(token.to_json())
+        return EXIT_OK
+    print(f"# {token.note}")
+    print("header:")
+    print(json.dumps(token.header, indent=2, sort_keys=True))
+    print("claims:")
+    print(json.dumps(token.claims, indent=2, sort_keys=True))
+    for line in _times(token.claims):
+        print(line)
+    return EXIT_OK
+
+
+def _times(claims: dict[str, Any]) -> list[str]:
+    """'exp: 2026-05-01T10:00:00Z (in 9 min)' for the time claims (a frequent refusal cause)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    out = []
+    for name in ("iat", "nbf", "exp"):
+        value = claims.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            at = dt.datetime.fromtimestamp(value, dt.timezone.utc)
+            delta = int((at - now).total_seconds())
+            rel = f"in {_human(delta)}" if delta >= 0 else f"{_human(-delta)} ago"
+            out.append(f"{name}: {at.strftime('%Y-%m-%dT%H:%M:%SZ')} ({rel})")
+    return out
+
+
+def _human(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+# ---------------------------------------------------------------------------------------------
+# exchange
+
+
+def cmd_exchange(args: argparse.Namespace) -> int:
+    try:
+        result = exchange(
+            oidc_token=args.oidc_token,
+            organization=args.oidc_org,
+            team=args.oidc_team,
+            user=args.oidc_user,
+            expiration=args.oidc_expiration,
+            api_url=args.api_url,
+        )
+    except ExchangeInputError as e:
+        raise InputError(str(e))
+    except ExchangeError as e:
+        print(f"{PROG} exchange: {e}", file=sys.stderr)
+        if e.status == 400:
+            print(
+                f"{PROG} exchange: to see which policy refused it: {PROG} simulate --policies FILE "
+                "--token <the same token> (policies from GET /api/orgs/ORG/auth/policies/oidcissuers/ID)",
+                file=sys.stderr,
+            )
+        return EXIT_REFUSED
+    if args.format == "json":
+        _print_json(result.to_json())
+    elif args.format == "env":
+        print(f"export PULUMI_ACCESS_TOKEN={shlex.quote(result.access_token)}")
+        if args.api_url.rstrip("/") != wire.DEFAULT_API_URL:
+            print(f"export PULUMI_BACKEND_URL={shlex.quote(args.api_url)}")
+    else:
+        print(result.access_token)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# render
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    try:
+        from components.runner_manifests import manifests_to_yaml, render_manifests
+    except ImportError:
+        raise InputError("render: this installation has no runner manifests (components.runner_manifests)")
+    kwargs: dict[str, Any] = {"organization": args.organization, "namespace": args.namespace}
+    for key in ("team", "user", "expiration", "api_url", "image"):
+        if getattr(args, key) is not None:
+            kwargs[key] = getattr(args, key)
+    if args.command_line:
+        kwargs["commands"] = tuple(args.command_line)
+    if args.token is not None:
+        kwargs["token"] = args.token
+    if args.token_audience is not None:
+        kwargs["token_audience"] = args.token_audience
+    if args.service_account is not None:
+        kwargs["service_account_name"] = args.service_account
+    if args.service_account_annotation:
+        kwargs["service_account_annotations"] = _pairs(args.service_account_annotation, "--service-account-annotation")
+    try:
+        manifests = render_manifests(args.name, **kwargs)
+    except ValueError as e:
+        raise InputError(str(e))
+    if args.format == "json":
+        text = json.dumps(manifests, indent=2) + "\n"
+    else:
+        text = manifests_to_yaml(manifests)
+    if args.out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / f"{args.name}.{'json' if args.format == 'json' else 'yaml'}"
+        target.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"--out '{args.out}': {e.strerror or type(e).__name__}; give a writable directory")
+    print(str(target))
+    return EXIT_OK
+
+
+def _pairs(items: Sequence[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"{flag} {item!r}: write KEY=VALUE, e.g. eks.amazonaws.com/role-arn=arn:aws:iam::123456789012:role/pulumi")
+        out[key] = value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line (exit code 2, as argparse does)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _formats(parser: argparse.ArgumentParser, choices: Sequence[str] = ("text", "json"), default: str = "text") -> None:
+    parser.add_argument("--format", choices=choices, default=default, help=f"output format (default: {default})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Check OIDC trust for Pulumi Cloud before applying it; exchange workload tokens.",
+        epilog="Exit codes: 0 allowed / clean / success, 1 denied / lint errors / refused, 2 usage or input error.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    formatter = argparse.RawDescriptionHelpFormatter
+
+    p = commands.add_parser(
+        "simulate",
+        help="decide an exchange with the policy model and explain every policy",
+        description="Decide a token exchange as Pulumi Cloud would (our policy model: any matching deny "
+        "wins, otherwise the first matching allow that fits the requested token decides, otherwise deny) "
+        "and show, for every policy, which rule failed and why.",
+        epilog="FILE is JSON or YAML: a list of policies (wire keys such as tokenType, or snake_case), "
+        "or an object with a 'policies' list (what GET .../auth/policies/oidcissuers/ID returns).\n"
+        "Exit: 0 allowed, 1 denied, 2 input error.",
+        formatter_class=formatter,
+    )
+    p.add_argument("--policies", required=True, metavar="FILE", help="the issuer's policies (JSON or YAML; - for stdin)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--claims", metavar="FILE", help="the token's claims as a JSON/YAML object")
+    source.add_argument("--token", metavar="<jwt|file://path>", help="a real token (decoded unverified unless --jwks/--discovery)")
+    p.add_argument("--jwks", metavar="FILE", help="verify --token against this JWKS")
+    p.add_argument("--discovery", nargs="?", const="", metavar="ISSUER_URL", help="verify --token with the issuer's discovery document (default: the token's iss)")
+    p.add_argument("--token-type", choices=tuple(TOKEN_TYPES), help="requested token type (default: from --team/--user/--runner, else organization)")
+    p.add_argument("--team", help="team name (team token)")
+    p.add_argument("--user", help="user login (personal token)")
+    p.add_argument("--runner", help="runner id (runner token)")
+    p.add_argument("--admin", action="store_true", help="request an organization token with scope admin")
+    _formats(p)
+    p.set_defaults(handler=cmd_simulate)
+
+    p = commands.add_parser(
+        "lint",
+        help="lint policies and issuer settings (stable rule ids)",
+        description="Lint an issuer's policies (and its settings, with --issuer). Issuer-specific rules run only "
+        "with --issuer. Waive a rule with --waive RULE_ID=REASON (a reason is required).",
+        epilog="Rules:\n" + catalog_text() + "\n\nExit: 0 no unwaived error, 1 unwaived errors, 2 input error.",
+        formatter_class=formatter,
+    )
+    p.add_argument("--issuer", metavar="URL", help="the issuer URL (enables issuer-specific rules and URL checks)")
+    p.add_argument("--policies", metavar="FILE", help="the issuer's policies (JSON or YAML; - for stdin)")
+    p.add_argument("--org", metavar="ORG", help="the Pulumi organization (aud must be urn:pulumi:org:ORG)")
+    p.add_argument("--waive", action="append", default=[], metavar="ID=REASON", help="waive a rule, with the reason (repeatable)")
+    p.add_argument("--jwks", metavar="FILE", help="the JWKS uploaded for the issuer (checked by OIDC019)")
+    p.add_argument("--max-expiration", metavar="DURATION", help="the issuer's maxExpiration (seconds or '2h')")
+    p.add_argument("--thumbprint", action="append", metavar="SHA256", help="a configured thumbprint (repeatable)")
+    _formats(p)
+    p.set_defaults(handler=cmd_lint)
+
+    p = commands.add_parser(
+        "claims",
+        help="print a token's header and claims (unverified)",
+        description="Decode a token and print its header and claims. The signature is NOT checked (the output "
+        "says so); use `simulate --token ... --jwks FILE` to verify.",
+    )
+    p.add_argument("token", metavar="<jwt|file://path>", help="the token, or file://PATH to read it from a file")
+    _formats(p)
+    p.set_defaults(handler=cmd_claims)
+
+    p = commands.add_parser(
+        "exchange",
+        help="exchange a workload token for a Pulumi access token (like pulumi login --oidc-*)",
+        description="Exchange an OIDC token for a Pulumi access token with the request the Pulumi CLI sends "
+        "(POST /api/oauth/token, form-encoded). Prints the access token only, in the format asked. "
+        "PULUMI_ACCESS_TOKEN is not consulted.",
+        epilog="Example: eval \"$(oidc-trust exchange --oidc-token file:///var/run/secrets/pulumi/token "
+        "--oidc-org acme --format env)\"\nExit: 0 success, 1 refused by the service, 2 input error.",
+        formatter_class=formatter,
+    )
+    p.add_argument("--oidc-token", required=True, metavar="<jwt|file://path>", help="the workload's OIDC token")
+    p.add_argument("--oidc-org", metavar="ORG", help="the Pulumi organization (default: from the token's aud)")
+    p.add_argument("--oidc-team", metavar="TEAM", help="request a team token")
+    p.add_argument("--oidc-user", metavar="USER", help="request a personal token")
+    p.add_argument("--oidc-expiration", metavar="DURATION", help="lifetime: seconds or a duration ('15m', '2h'; default 2h)")
+    p.add_argument("--api-url", default=wire.DEFAULT_API_URL, metavar="URL", help=f"Pulumi Cloud API (default {wire.DEFAULT_API_URL})")
+    _formats(p, ("token", "env", "json"), "token")
+    p.set_defaults(handler=cmd_exchange)
+
+    p = commands.add_parser(
+        "render",
+        help="render the Kubernetes runner's manifests (ServiceAccount, ConfigMap, Job)",
+        description="Render the manifests OidcLoginJob creates, without a cluster or an engine.",
+    )
+    p.add_argument("--organization", required=True, metavar="ORG")
+    p.add_argument("--name", default="oidc-login", help="the runner's resource name (default oidc-login)")
+    p.add_argument("--namespace", default="default")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--team")
+    who.add_argument("--user")
+    p.add_argument("--expiration", metavar="DURATION", help="seconds or a duration ('2h')")
+    p.add_argument("--command", dest="command_line", action="append", metavar="CMD", help="a shell line to run after login (repeatable)")
+    p.add_argument("--token", metavar="projected|eks|/abs/path", help="where the workload token comes from (default projected)")
+    p.add_argument("--token-audience", metavar="AUD", help="audience of the projected token (default urn:pulumi:org:ORG)")
+    p.add_argument("--service-account", metavar="NAME", help="use this existing ServiceAccount instead of creating one")
+    p.add_argument("--service-account-annotation", action="append", metavar="KEY=VALUE", help="annotation on the created ServiceAccount (repeatable; 'eks' needs eks.amazonaws.com/role-arn)")
+    p.add_argument("--image", help="the Pulumi CLI image")
+    p.add_argument("--api-url", metavar="URL")
+    p.add_argument("--out", metavar="DIR", help="write NAME.yaml into DIR instead of stdout")
+    _formats(p, ("yaml", "text", "json"), "yaml")
+    p.set_defaults(handler=cmd_render)
+    return parser
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=False))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``oidc-trust``; returns the exit code."""
+    # urllib3 logs each retry as a WARNING, which Python would print to stderr: the CLI
+    # reports the outcome in one line instead.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "command", None) == "simulate" and args.claims is not None and (args.jwks or args.discovery is not None):
+        parser.error("--jwks and --discovery verify a --token; drop them with --claims")
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except InputError as e:
+        print(f"{PROG} {args.command}: error: {_one_line(str(e))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

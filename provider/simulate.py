@@ -1,0 +1,385 @@
+"""Dry-run an exchange: decode a workload token, decide it with the policy model, explain why.
+
+``simulate`` is ``policy.evaluate``: the same semantics the emulator applies, in one place. This
+module adds what a person troubleshooting a refused exchange needs around it:
+
+* ``read_token_argument``: the Pulumi CLI's ``<jwt|file://path>`` rules and error texts, except
+  that a value that may be a token is never echoed;
+* ``decode_token``: the token's header and claims with PyJWT, unverified (and labelled so)
+  unless a JWKS or the issuer's discovery document is given;
+* ``render_text`` / ``render_json``: the decision, the deciding policy, and for every policy
+  which rule failed and why.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
+
+import jwt
+import requests
+
+from .urls import is_loopback_host
+from .policy import TOKEN_TYPES, Decision, Policy, PolicyOutcome, Request, evaluate
+
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+"""Algorithms a workload token may be verified with: never ``none``, never a shared secret."""
+
+# golang-jwt's registered signing methods: what the Pulumi CLI's ParseUnverified accepts as a JWT.
+_REGISTERED_ALGORITHMS = frozenset(ASYMMETRIC_ALGORITHMS + ("HS256", "HS384", "HS512", "none"))
+_ALGORITHMS_BY_KTY = {
+    "RSA": ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
+    "EC": ("ES256", "ES384", "ES512"),
+    "OKP": ("EdDSA",),
+}
+REQUIRED_CLAIMS = ("exp", "iat", "iss", "sub")
+MAX_TOKEN_BYTES = 16 * 1024
+"""Workload tokens are a few KB; anything larger is not one (and is not read whole)."""
+FETCH_TIMEOUT = (5, 15)
+FILE_PREFIX = "file://"
+
+
+class TokenError(ValueError):
+    """A token could not be read, decoded or verified. The message never contains the token."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the <jwt|file://path> argument
+
+
+def looks_like_jwt(value: str) -> bool:
+    """Parses as a compact JWT the way the Pulumi CLI checks it: three dot-separated parts, a
+    base64url JSON header with a registered ``alg`` and a base64url JSON object payload."""
+    parts = value.split(".")
+    if len(parts) != 3:
+        return False
+    header, payload = _b64_json(parts[0]), _b64_json(parts[1])
+    return (
+        isinstance(header, dict)
+        and header.get("alg") in _REGISTERED_ALGORITHMS
+        and isinstance(payload, dict)
+    )
+
+
+def _b64_json(segment: str) -> Any:
+    if not segment or not re.fullmatch(r"[A-Za-z0-9_-]+", segment):
+        return None
+    try:
+        return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def read_token_argument(value: str) -> str:
+    """The token named by a ``--oidc-token`` style argument: a JWT as-is, or ``file://PATH``.
+
+    Follows the Pulumi CLI (``getTokenValue``): a file's content is stripped of surrounding
+    whitespace and must be a JWT. Raises ``TokenError`` with the CLI's texts ("reading token from
+    file '%s': ...", "file '%s' is empty", "unexpected token format in file '%s'", "must be JWT
+    or 'file://filepath'. Got '%s'"), but says "the value" instead of echoing anything that may
+    be a token.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise TokenError("oidc token must be specified for token exchange")
+    value = value.strip()
+    if looks_like_jwt(value):
+        return value
+    if value.startswith(FILE_PREFIX):
+        path = value[len(FILE_PREFIX) :]
+        try:
+            with open(path, "rb") as f:
+                data = f.read(MAX_TOKEN_BYTES + 1)
+        except OSError as e:
+            raise TokenError(f"reading token from file '{path}': {e.strerror or type(e).__name__}") from None
+        text = data.decode("utf-8", "replace").strip()
+        if not text:
+            raise TokenError(f"file '{path}' is empty")
+        if len(data) > MAX_TOKEN_BYTES or not looks_like_jwt(text):
+            raise TokenError(f"unexpected token format in file '{path}'")
+        return text
+    shown = "the value (not shown: it may be a token)" if _may_be_secret(value) else f"'{value}'"
+    hint = ""
+    if not _may_be_secret(value) and Path(value).is_file():
+        hint = f"; to read the token from that file, write 'file://{value}'"
+    raise TokenError(f"must be JWT or 'file://filepath'. Got {shown}{hint}")
+
+
+def _may_be_secret(value: str) -> bool:
+    """Could echoing ``value`` leak a credential? Paths are shown; token-like text is not."""
+    if value.startswith(("/", "./", "../", "~")) and len(value) < 256 and not re.search(r"\s", value):
+        return False
+    return len(value) > 24 or value.count(".") >= 2 or re.fullmatch(r"[A-Za-z0-9_+/=-]{16,}", value) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding and verifying
+
+
+@dataclass(frozen=True)
+class DecodedToken:
+    """A token's header and claims. ``verified`` is False unless its signature and ``exp``,
+    ``iat``, ``iss``, ``sub`` were checked; ``note`` says what was (and was not) checked."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    verified: bool
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verified": self.verified, "note": self.note, "header": self.header, "claims": self.claims}
+
+
+UNVERIFIED_NOTE = "unverified: the signature was not checked; the claims are what the token says about itself"
+
+
+def decode_token(
+    token: str,
+    *,
+    verify_with: Mapping[str, Any] | None = None,
+    discovery_url: str | None = None,
+    audience: str | None = None,
+    leeway: int = 60,
+) -> DecodedToken:
+    """Decode ``token``; verify it when ``verify_with`` (a JWKS dict) or ``discovery_url`` (the
+    issuer URL, or its ``/.well-known/openid-configuration`` URL) is given.
+
+    Verification uses asymmetric algorithms only, requires ``exp``, ``iat``, ``iss`` and ``sub``,
+    checks ``iss`` against the discovery document's issuer when discovery is used, and checks
+    ``aud`` only when ``audience`` is given. Raises ``TokenError`` (never quoting the token).
+    """
+    if len(token) > MAX_TOKEN_BYTES:
+        raise TokenError(f"the token is longer than {MAX_TOKEN_BYTES} bytes; workload tokens are a few KB")
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as e:
+        raise TokenError(f"the value is not a decodable JWT ({_pyjwt_reason(e)})") from None
+    if not isinstance(claims, dict):
+        raise TokenError("the token's payload is not a JSON object")
+    if verify_with is None and discovery_url is None:
+        return DecodedToken(header, claims, False, UNVERIFIED_NOTE)
+
+    issuer = None
+    source = "the given JWKS"
+    if verify_with is None:
+        assert discovery_url is not None
+        issuer, verify_with, source = _discover(discovery_url)
+    key, algorithms = _select_key(verify_with, header)
+    try:
+        verified = jwt.decode(
+            token,
+            key=key,
+            algorithms=algorithms,
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway,
+            options={"require": list(REQUIRED_CLAIMS), "verify_aud": audience is not None},
+        )
+    except jwt.PyJWTError as e:
+        raise TokenError(f"the token failed verification against {source}: {_pyjwt_reason(e)}") from None
+    checked = "signature, exp, iat, iss, sub" + (", aud" if audience is not None else " (aud not checked)")
+    kid = header.get("kid")
+    note = f"verified with {source}" + (f" (key {kid!r})" if kid else "") + f": {checked}"
+    return DecodedToken(header, verified, True, note)
+
+
+def _pyjwt_reason(e: Exception) -> str:
+    # PyJWT's messages describe the failure, never the token itself.
+    return str(e) or type(e).__name__
+
+
+def _select_key(jwks: Mapping[str, Any], header: Mapping[str, Any]) -> tuple[Any, list[str]]:
+    """The key the header's ``kid`` names (or the only key), and the algorithms it may verify."""
+    keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
+    if not isinstance(keys, list) or not keys:
+        raise TokenError("the JWKS has no 'keys' list")
+    kid = header.get("kid")
+    candidates = [k for k in keys if isinstance(k, Mapping) and (kid is None or k.get("kid") == kid)]
+    if kid is None and len(candidates) > 1:
+        raise TokenError("the token names no key (no 'kid' header) and the JWKS holds several keys")
+    if not candidates:
+        raise TokenError(f"no key in the JWKS has the token's kid {kid!r}")
+    jwk = dict(candidates[0])
+    family = _ALGORITHMS_BY_KTY.get(str(jwk.get("kty")))
+    if family is None:
+        raise TokenError(f"key {kid!r} has kty {jwk.get('kty')!r}; only RSA, EC and OKP public keys verify workload tokens")
+    algorithms = [jwk["alg"]] if jwk.get("alg") in family else list(family)
+    try:
+        key = jwt.PyJWK(jwk, algorithm=algorithms[0]).key
+    except jwt.PyJWTError as e:
+        raise TokenError(f"key {kid!r} in the JWKS is unusable: {_pyjwt_reason(e)}") from None
+    return key, algorithms
+
+
+def _discover(url: str) -> tuple[str, dict[str, Any], str]:
+    """(issuer, jwks, description) from an issuer's discovery document."""
+    well_known = "/.well-known/openid-configuration"
+    discovery = url if url.rstrip("/").endswith(well_known) else url.rstrip("/") + well_known
+    document = _fetch_json(discovery, "discovery document")
+    issuer, jwks_uri = document.get("issuer"), document.get("jwks_uri")
+    if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
+        raise TokenError(f"the discovery document at {discovery} lacks 'issuer' or 'jwks_uri'")
+    jwks = _fetch_json(jwks_uri, "JWKS")
+    return issuer, jwks, f"the keys of {issuer} (discovery)"
+
+
+def _fetch_json(url: str, what: str) -> dict[str, Any]:
+    """GET a public JSON document: https only (loopback http for local testing), no redirects."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback_host(parts.hostname or "")):
+        raise TokenError(f"refusing to fetch the {what} from {url}: use an https URL")
+    try:
+        response = requests.get(url, timeout=FETCH_TIMEOUT, allow_redirects=False, headers={"Accept": "application/json"})
+    except requests.RequestException as e:
+        raise TokenError(f"fetching the {what} from {url} failed: {type(e).__name__}") from None
+    if response.status_code != 200:
+        raise TokenError(f"fetching the {what} from {url} answered HTTP {response.status_code}")
+    try:
+        body = response.json()
+    except ValueError:
+        raise TokenError(f"the {what} at {url} is not JSON") from None
+    if not isinstance(body, dict):
+        raise TokenError(f"the {what} at {url} is not a JSON object")
+    return body
+
+
+# ---------------------------------------------------------------------------------------------
+# Simulating
+
+
+def build_request(
+    token_type: str | None = None,
+    *,
+    team: str | None = None,
+    user: str | None = None,
+    runner: str | None = None,
+    admin: bool = False,
+) -> Request:
+    """The request an exchange makes, from CLI-style options. The token type follows from
+    ``team``/``user``/``runner`` when not given. Raises ValueError naming the conflict."""
+    names = {"team": team, "personal": user, "runner": runner}
+    given = [t for t, n in names.items() if n is not None]
+    if len(given) > 1:
+        raise ValueError("name only one of team, user or runner: a token is for one of them")
+    if token_type is None:
+        token_type = given[0] if given else "organization"
+    if token_type not in TOKEN_TYPES:
+        raise ValueError(f"token type {token_type!r} is not one of {', '.join(TOKEN_TYPES)}")
+    if token_type == "organization":
+        if given:
+            raise ValueError(f"an organization token names no {given[0]}; drop it or ask for a {given[0]} token")
+        return Request("organization", None, admin)
+    if admin:
+        raise ValueError("admin applies to organization tokens only")
+    name = names[token_type]
+    if given and given[0] != token_type:
+        raise ValueError(f"a {token_type} token cannot be for a {given[0]}; name the {_name_word(token_type)} instead")
+    if not name:
+        raise ValueError(f"a {token_type} token needs the {_name_word(token_type)} it is for")
+    return Request(token_type, name)
+
+
+def _name_word(token_type: str) -> str:
+    return {"team": "team (--team)", "personal": "user login (--user)", "runner": "runner (--runner)"}[token_type]
+
+
+def simulate(policies: Sequence[Policy], claims: Mapping[str, Any], request: Request) -> Decision:
+    """Decide an exchange exactly as the policy model does (``policy.evaluate``)."""
+    return evaluate(policies, claims, request)
+
+
+def describe_request(request: Request) -> str:
+    """'team token for platform', 'organization token (admin)'."""
+    if request.token_type == "organization":
+        return "organization token" + (" with admin" if request.admin else "")
+    return f"{request.token_type} token for {request.name!r}"
+
+
+def describe_policy(policy: Policy) -> str:
+    """'allow team token for 'plat*'' (how output names a policy)."""
+    name = f" for {policy.name_pattern!r}" if policy.name_pattern else ""
+    admin = " with admin" if "admin" in policy.authorized_permissions else ""
+    role = f" role {policy.role_id!r}" if policy.role_id else ""
+    return f"{policy.decision} {policy.token_type} token{name}{admin}{role}"
+
+
+def _headline(decision: Decision, policies: Sequence[Policy]) -> str:
+    if decision.policy_index is None:
+        return "DENIED: no policy matched"
+    verb = "ALLOWED" if decision.allowed else "DENIED"
+    return f"{verb} by policy {decision.policy_index} ({describe_policy(policies[decision.policy_index])})"
+
+
+def closest_allow(decision: Decision) -> PolicyOutcome | None:
+    """For a denial: the allow policy that came closest (fewest failed rules, applies first)."""
+    if decision.allowed:
+        return None
+    allows = [o for o in decision.outcomes if o.decision == "allow"]
+    if not allows:
+        return None
+    return min(allows, key=lambda o: (not o.applies, sum(not r.matched for r in o.rules), o.index))
+
+
+def _misfit(outcome: PolicyOutcome) -> list[str]:
+    """Why the policy's token type or name did not fit (its reasons that are not rule reasons)."""
+    rule_reasons = {r.reason for r in outcome.rules}
+    return [r for r in outcome.reasons if r not in rule_reasons]
+
+
+def render_text(
+    decision: Decision,
+    policies: Sequence[Policy],
+    request: Request,
+    *,
+    token: DecodedToken | None = None,
+) -> str:
+    """The decision and, for every policy, whether it applied and each rule's outcome."""
+    lines = [_headline(decision, policies), f"request: {describe_request(request)} (scope {request.scope!r})"]
+    if token is not None:
+        lines.append(f"claims: from the token, {token.note}")
+    lines.append("")
+    for o, policy in zip(decision.outcomes, policies):
+        if o.matched:
+            state = "decides" if o.index == decision.policy_index else "matches (not deciding)"
+        elif not o.applies:
+            state = "does not apply: " + "; ".join(_misfit(o))
+        else:
+            state = "no match"
+        lines.append(f"policy {o.index}: {describe_policy(policy)} -> {state}")
+        for r in o.rules:
+            lines.append(f"    {'ok  ' if r.matched else 'FAIL'} {r.reason}")
+    closest = closest_allow(decision)
+    if closest is not None and decision.policy_index is None:
+        failed = [r.reason for r in closest.rules if not r.matched]
+        lines += ["", f"closest allow: policy {closest.index}: " + "; ".join(_misfit(closest) + failed)]
+    return "\n".join(lines)
+
+
+def render_json(
+    decision: Decision,
+    request: Request,
+    *,
+    token: DecodedToken | None = None,
+) -> dict[str, Any]:
+    """``Decision.to_json()`` (allowed, policy_index, token_type, summary, reasons) plus the
+    request, each policy's rule outcomes and, for a token, whether it was verified."""
+    out = decision.to_json()
+    out["request"] = {
+        "token_type": request.token_type,
+        "name": request.name,
+        "admin": request.admin,
+        "scope": request.scope,
+    }
+    for entry, outcome in zip(out["reasons"], decision.outcomes):
+        entry["rules"] = [
+            {"claim": r.claim, "pattern": r.pattern, "matched": r.matched, "reason": r.reason} for r in outcome.rules
+        ]
+    if token is not None:
+        out["token"] = {"verified": token.verified, "note": token.note}
+    return out
