@@ -1,1 +1,23 @@
-"""The stack program (filled in by the stack issue)."""
+"""The stack: an OIDC issuer trusted by a Pulumi Cloud organization, its policies (from a preset
+and/or explicit ones) and, optionally, a Kubernetes Job that logs in through that trust.
+
+Everything is driven by stack config (Pulumi.yaml declares the keys); the translation from config
+to arguments is components/stack_config.py.
+"""
+
+import pulumi
+
+from components.stack_config import read_config, stack_arguments
+from components.trust import OidcTrust
+
+arguments = stack_arguments(
+    read_config(pulumi.Config()),
+    default_name=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+)
+trust = OidcTrust("trust", **arguments.trust_kwargs())
+
+pulumi.export("issuerId", trust.issuer_id)
+pulumi.export("policyId", trust.policy_id)
+pulumi.export("issuerUrl", trust.issuer_url)
+pulumi.export("runnerJobName", trust.runner.job_name if trust.runner else None)
+pulumi.export("runnerSubject", trust.runner.subject if trust.runner else None)

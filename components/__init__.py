@@ -9,6 +9,18 @@ from .runner_manifests import RunnerNames, manifests_to_yaml, render_manifests, 
 # Public name -> submodule that defines it; loaded on first attribute access.
 _LAZY = {
     "OidcLoginJob": ".runner",
+    # The trust bundle and its presets (components/trust.py, components/presets.py).
+    "OidcTrust": ".trust",
+    "OidcLoginJobArgs": ".trust",
+    "runner_spec": ".runner_manifests",
+    **{
+        name: ".presets"
+        for name in (
+            "Grant", "PresetError", "GITHUB_ISSUER_URL", "GITLAB_ISSUER_URL", "github_actions", "gitlab",
+            "kubernetes", "circleci", "login_job", "service_account_subject", "eks_issuer_url",
+            "gke_issuer_url", "aks_issuer_url", "circleci_issuer_url",
+        )
+    },
 }
 
 
@@ -21,3 +33,4 @@ def __getattr__(name: str):
 
 
 __all__ = ["OidcLoginJob", "RunnerNames", "manifests_to_yaml", "render_manifests", "runner_names"]
+__all__ += [name for name in _LAZY if name not in __all__]

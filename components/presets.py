@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, NoReturn
 
 from provider.policy import TOKEN_TYPES, Policy
+from provider.urls import issuer_url_problem
 from provider.wire import audience_for
 
 from .runner_manifests import RunnerSpec
@@ -66,7 +67,7 @@ class PresetError(ValueError):
     """A preset argument is unusable. ``argument`` names it; the message says how to fix it."""
 
     def __init__(self, argument: str, problem: str, fix: str):
-        self.argument = argument
+        self.argument, self.problem, self.fix = argument, problem, fix
         super().__init__(f"{argument}: {problem}; {fix}")
 
 
@@ -97,33 +98,43 @@ class Grant:
     role_id: str | None = None
     admin: bool = False
 
+    def __post_init__(self) -> None:
+        # Checked here, not only in the class methods, so a Grant(...) built directly is as safe.
+        if self.token_type not in TOKEN_TYPES:
+            _fail("token_type", f"{self.token_type!r} is not a token type", f"use one of {', '.join(TOKEN_TYPES)}")
+        if not isinstance(self.admin, bool):
+            _fail("admin", f"{self.admin!r} is not a bool", "pass admin=True or leave it out")
+        if self.token_type == "organization":
+            if self.name is not None:
+                _fail("name", "organization tokens name no team or user", "leave it out")
+            if (self.role_id is None) == (not self.admin):
+                _fail(
+                    "Grant.organization",
+                    "needs exactly one of role_id and admin=True (there is no default organization permission)",
+                    "pass role_id='<custom role id>' (least privilege) or admin=True",
+                )
+            if self.role_id is not None:
+                _check_name("role_id", self.role_id, "a custom role id")
+            return
+        argument, what = _GRANT_NAMES[self.token_type]
+        _check_name(argument, self.name, what)
+        if self.role_id is not None or self.admin:
+            _fail("role_id", f"{self.token_type} tokens take no role or admin", "leave role_id and admin out")
+
     @classmethod
     def organization(cls, *, role_id: str | None = None, admin: bool = False) -> "Grant":
-        if not isinstance(admin, bool):
-            _fail("admin", f"{admin!r} is not a bool", "pass admin=True or leave it out")
-        if (role_id is None) == (not admin):
-            _fail(
-                "Grant.organization",
-                "needs exactly one of role_id and admin=True (there is no default organization permission)",
-                "pass role_id='<custom role id>' (least privilege) or admin=True",
-            )
-        if role_id is not None:
-            _check_name("role_id", role_id, "a custom role id")
         return cls("organization", role_id=role_id, admin=admin)
 
     @classmethod
     def team(cls, name: str) -> "Grant":
-        _check_name("team", name, "a team name")
         return cls("team", name=name)
 
     @classmethod
     def personal(cls, login: str) -> "Grant":
-        _check_name("login", login, "a user login")
         return cls("personal", name=login)
 
     @classmethod
     def runner(cls, runner_id: str) -> "Grant":
-        _check_name("runner_id", runner_id, "a deployment runner id")
         return cls("runner", name=runner_id)
 
     def allow(self, rules: Mapping[str, str]) -> Policy:
@@ -138,6 +149,10 @@ class Grant:
             authorized_permissions=("admin",) if self.admin else (),
             **names,
         )
+
+
+# (argument, what it names) of each named token type, for error messages.
+_GRANT_NAMES = {"team": ("team", "a team name"), "personal": ("login", "a user login"), "runner": ("runner_id", "a deployment runner id")}
 
 
 def _check_grant(grant: Any) -> Grant:
@@ -358,12 +373,9 @@ def gitlab(
 
 
 def _check_issuer_url(argument: str, url: Any) -> str:
-    # The issuer resource's own URL rule, reused (imported here: it loads the Pulumi SDK).
-    from provider.issuer import url_problems
-
-    problems = url_problems(url, argument)
-    if problems:
-        _fail(argument, problems[0][1], "pass the issuer URL, e.g. 'https://gitlab.example.com'")
+    problem = issuer_url_problem(url)
+    if problem:
+        _fail(argument, problem, "pass the issuer URL, e.g. 'https://gitlab.example.com'")
     return url
 
 

@@ -1,0 +1,340 @@
+"""The stack's configuration, turned into OidcTrust arguments.
+
+``__main__.py`` is ``stack_arguments(read_config(pulumi.Config()), ...)`` plus the resources.
+``read_config`` reads every key this project declares with the getter its type needs;
+``stack_arguments`` is pure (plain values in, plain arguments out), so every choice the stack
+makes from its configuration is unit-testable without the Pulumi engine.
+
+Types, descriptions and defaults of the keys are declared once, in ``Pulumi.yaml`` (the CLI
+applies the defaults before the program runs); ``CONFIG_TYPES`` repeats only the type each key is
+read as, and a test keeps the two in step. Empty strings mean "not set" (Pulumi requires a
+default for every optional declared key).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from provider.policy import Policy, parse_policies
+
+from . import presets
+from .presets import GITHUB_ISSUER_URL, GITLAB_ISSUER_URL, Grant
+from .runner_manifests import EKS_ROLE_ARN_ANNOTATION
+from .trust import OidcLoginJobArgs
+
+PRESETS = ("github", "gitlab", "kubernetes", "circleci", "none")
+
+CONFIG_TYPES: dict[str, str] = {
+    "organization": "string",
+    "preset": "string",
+    "issuerUrl": "string",
+    "issuerName": "string",
+    "adoptIssuer": "boolean",
+    "maxExpirationSeconds": "integer",
+    "githubOwner": "string",
+    "githubRepo": "string",
+    "githubOwnerId": "string",
+    "githubRepoId": "string",
+    "githubRef": "string",
+    "githubEnvironment": "string",
+    "githubImmutableSubject": "boolean",
+    "gitlabProjectPath": "string",
+    "gitlabNamespaceId": "string",
+    "gitlabProjectId": "string",
+    "gitlabRef": "string",
+    "gitlabRefType": "string",
+    "k8sNamespace": "string",
+    "k8sServiceAccount": "string",
+    "circleciOrgId": "string",
+    "circleciProjectId": "string",
+    "grantType": "string",
+    "grantTeam": "string",
+    "grantUser": "string",
+    "grantRoleId": "string",
+    "grantAdmin": "boolean",
+    "deployRunner": "boolean",
+    "runnerName": "string",
+    "runnerNamespace": "string",
+    "runnerCommands": "array",
+    "runnerTeam": "string",
+    "runnerUser": "string",
+    "runnerExpiration": "string",
+    "runnerImage": "string",
+    "runnerToken": "string",
+    "runnerRoleArn": "string",
+    # Structured values: stack config objects, not declared in Pulumi.yaml (no 'object' type there).
+    "policies": "object",
+    "lintWaivers": "object",
+}
+"""Every key the stack reads, and the type it is read as (declared in Pulumi.yaml, except objects)."""
+
+
+class StackConfigError(ValueError):
+    """A configuration value is unusable; the message names the key and how to set it."""
+
+    def __init__(self, key: str, problem: str, fix: str | None = None):
+        self.key = key
+        fix = fix or f"set it with `pulumi config set {key} VALUE`"
+        super().__init__(f"config {key}: {problem}; {fix}")
+
+
+@dataclasses.dataclass(frozen=True)
+class StackArguments:
+    """What the stack builds: the arguments of one ``OidcTrust`` (``trust_kwargs``)."""
+
+    organization: str
+    issuer_url: str
+    policies: list[Policy]
+    name: str
+    max_expiration_seconds: int | None
+    lint_waivers: dict[str, str] | None
+    adopt: bool
+    runner: OidcLoginJobArgs | None
+    runner_grant: Grant | None
+
+    def trust_kwargs(self) -> dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
+
+def read_config(config: Any) -> dict[str, Any]:
+    """Every key of ``CONFIG_TYPES`` from a ``pulumi.Config``, parsed by its type (None: unset)."""
+    getters: dict[str, Callable[[str], Any]] = {
+        "string": config.get,
+        "integer": config.get_int,
+        "boolean": config.get_bool,
+        "array": config.get_object,
+        "object": config.get_object,
+    }
+    return {key: getters[kind](key) for key, kind in CONFIG_TYPES.items()}
+
+
+def stack_arguments(values: Mapping[str, Any], *, default_name: str) -> StackArguments:
+    """Translate configuration values (``read_config``'s dict) into ``OidcTrust`` arguments.
+
+    ``default_name`` is the issuer's display name when ``issuerName`` is unset. Raises
+    ``StackConfigError`` naming the key for anything unusable.
+    """
+    v = _Values(values)
+    organization = v.required("organization")
+    preset = v.required("preset")
+    if preset not in PRESETS:
+        raise StackConfigError("preset", f"{preset!r} is not one of {', '.join(PRESETS)}")
+    issuer_url, policies = _preset(preset, organization, v)
+    policies = policies + _explicit_policies(v)
+    runner, runner_grant = _runner(preset, v)
+    if not policies and runner is None:
+        raise StackConfigError(
+            "policies",
+            f"preset {preset!r} with nothing to trust",
+            "choose a preset (github, gitlab, kubernetes, circleci), give `policies`, or set deployRunner true",
+        )
+    return StackArguments(
+        organization=organization,
+        issuer_url=issuer_url,
+        policies=policies,
+        name=v.get("issuerName") or default_name,
+        max_expiration_seconds=v.get("maxExpirationSeconds") or None,
+        lint_waivers=_waivers(v),
+        adopt=bool(v.get("adoptIssuer")),
+        runner=runner,
+        runner_grant=runner_grant,
+    )
+
+
+class _Values:
+    """Config values with "" and None both meaning unset."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        self._values = values
+
+    def get(self, key: str) -> Any:
+        value = self._values.get(key)
+        return None if value == "" else value
+
+    def required(self, key: str, why: str = "") -> Any:
+        value = self.get(key)
+        if value is None:
+            raise StackConfigError(key, "is not set" + (f" ({why})" if why else ""))
+        return value
+
+
+def _translate(call: Callable[[], Any], keys: Mapping[str, str]) -> Any:
+    """Run a preset or runner check, renaming the Python argument in its error to the config key.
+
+    Those functions raise ``ValueError("<argument>: <problem>; <fix>")``.
+    """
+    try:
+        return call()
+    except StackConfigError:
+        raise
+    except ValueError as e:
+        argument, _, rest = str(e).partition(": ")
+        key = keys.get(getattr(e, "argument", argument))
+        if key is None:
+            raise
+        problem, _, fix = rest.partition("; ")
+        raise StackConfigError(key, problem, fix or None) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Presets
+
+
+def _grant(v: _Values, why: str) -> Grant:
+    kind = v.required("grantType", f"{why} needs the token it grants: organization, team or personal")
+    if kind == "team":
+        return _translate(lambda: Grant.team(v.required("grantTeam", "grantType is team")), {"team": "grantTeam"})
+    if kind == "personal":
+        return _translate(lambda: Grant.personal(v.required("grantUser", "grantType is personal")), {"login": "grantUser"})
+    if kind == "organization":
+        return _translate(
+            lambda: Grant.organization(role_id=v.get("grantRoleId"), admin=bool(v.get("grantAdmin"))),
+            {"Grant.organization": "grantRoleId", "role_id": "grantRoleId", "admin": "grantAdmin"},
+        )
+    raise StackConfigError("grantType", f"{kind!r} is not organization, team or personal")
+
+
+def _preset(preset: str, organization: str, v: _Values) -> tuple[str, list[Policy]]:
+    """(issuer URL, the preset's policies)."""
+    url = v.get("issuerUrl")
+    if preset == "github":
+        grant = _grant(v, "preset github")
+        policies = _translate(
+            lambda: presets.github_actions(
+                v.required("githubOwner"),
+                v.required("githubRepo"),
+                organization=organization,
+                repository_owner_id=v.required("githubOwnerId", "github.com is shared by every account"),
+                repository_id=v.get("githubRepoId"),
+                ref=v.get("githubRef"),
+                environment=v.get("githubEnvironment"),
+                immutable_subject=bool(v.get("githubImmutableSubject")),
+                grant=grant,
+            ),
+            {
+                "organization": "organization", "owner": "githubOwner", "repo": "githubRepo",
+                "repository_owner_id": "githubOwnerId", "repository_id": "githubRepoId", "ref": "githubRef",
+                "environment": "githubEnvironment", "immutable_subject": "githubImmutableSubject",
+            },
+        )  # fmt: skip
+        return url or GITHUB_ISSUER_URL, policies
+    if preset == "gitlab":
+        url = url or GITLAB_ISSUER_URL
+        grant = _grant(v, "preset gitlab")
+        policies = _translate(
+            lambda: presets.gitlab(
+                v.required("gitlabProjectPath"),
+                organization=organization,
+                namespace_id=v.required("gitlabNamespaceId", "the group's numeric id"),
+                project_id=v.get("gitlabProjectId"),
+                ref=v.get("gitlabRef") or "main",
+                ref_type=v.get("gitlabRefType") or "branch",
+                grant=grant,
+                url=url,
+            ),
+            {
+                "organization": "organization", "project_path": "gitlabProjectPath",
+                "namespace_id": "gitlabNamespaceId", "project_id": "gitlabProjectId", "ref": "gitlabRef",
+                "ref_type": "gitlabRefType", "url": "issuerUrl",
+            },
+        )  # fmt: skip
+        return url, policies
+    if preset == "kubernetes":
+        url = v.required("issuerUrl", "the cluster's OIDC issuer, e.g. from `aws eks describe-cluster`")
+        namespace, account = v.get("k8sNamespace"), v.get("k8sServiceAccount")
+        if namespace is None and account is None:
+            return url, []  # the runner's own rule only (deployRunner)
+        grant = _grant(v, "preset kubernetes")
+        policies = _translate(
+            lambda: presets.kubernetes(
+                v.required("k8sNamespace"), v.required("k8sServiceAccount"), organization=organization, grant=grant
+            ),
+            {"organization": "organization", "namespace": "k8sNamespace", "service_account": "k8sServiceAccount"},
+        )
+        return url, policies
+    if preset == "circleci":
+        org_id = v.required("circleciOrgId")
+        grant = _grant(v, "preset circleci")
+        keys = {"organization": "organization", "org_id": "circleciOrgId", "project_id": "circleciProjectId"}
+        default_url = _translate(lambda: presets.circleci_issuer_url(org_id), keys)
+        policies = _translate(
+            lambda: presets.circleci(org_id, v.required("circleciProjectId"), organization=organization, grant=grant),
+            keys,
+        )
+        return url or default_url, policies
+    return v.required("issuerUrl", "preset none: the issuer to trust"), []
+
+
+def _explicit_policies(v: _Values) -> list[Policy]:
+    raw = v.get("policies")
+    if raw is None:
+        return []
+    try:
+        return parse_policies(raw, where="policies")
+    except ValueError as e:
+        problem = str(e).removeprefix("policies: ")
+        raise StackConfigError(
+            "policies", problem, "fix it in the stack file, or with `pulumi config set --path 'policies[0].decision' allow`"
+        ) from None
+
+
+def _waivers(v: _Values) -> dict[str, str] | None:
+    raw = v.get("lintWaivers")
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or not all(isinstance(r, str) for r in raw.values()):
+        raise StackConfigError(
+            "lintWaivers", "must map a rule id to the reason it is accepted",
+            "`pulumi config set --path 'lintWaivers.OIDC012' 'repository name has a dot; ids pinned'`",
+        )  # fmt: skip
+    return dict(raw)
+
+
+# ---------------------------------------------------------------------------------------------
+# The Kubernetes runner
+
+_RUNNER_KEYS = {
+    "resource_name": "runnerName", "namespace": "runnerNamespace", "commands": "runnerCommands",
+    "team": "runnerTeam", "user": "runnerUser", "expiration": "runnerExpiration", "image": "runnerImage",
+    "token": "runnerToken", "service_account_annotations": "runnerRoleArn", "organization": "organization",
+    "runner_grant": "grantType",
+}  # fmt: skip
+
+
+def _runner(preset: str, v: _Values) -> tuple[OidcLoginJobArgs | None, Grant | None]:
+    """The runner's arguments (None unless deployRunner) and, for an organization token, its grant."""
+    if not v.get("deployRunner"):
+        return None, None
+    if preset not in ("kubernetes", "none"):
+        raise StackConfigError(
+            "deployRunner",
+            f"the runner logs in with its cluster's token, but preset {preset!r} trusts another issuer",
+            "use preset kubernetes with issuerUrl set to the cluster's issuer (one stack per issuer)",
+        )
+    kwargs: dict[str, Any] = {
+        "namespace": v.get("runnerNamespace") or "default",
+        "team": v.get("runnerTeam"),
+        "user": v.get("runnerUser"),
+        "expiration": v.get("runnerExpiration"),
+        "token": v.get("runnerToken") or "projected",
+    }
+    if v.get("runnerCommands") is not None:
+        kwargs["commands"] = v.get("runnerCommands")
+    if v.get("runnerImage") is not None:
+        kwargs["image"] = v.get("runnerImage")  # otherwise the runner's pinned default
+    if v.get("runnerRoleArn") is not None:
+        kwargs["service_account_annotations"] = {EKS_ROLE_ARN_ANNOTATION: v.get("runnerRoleArn")}
+    args = OidcLoginJobArgs(v.get("runnerName") or "pulumi-login", **kwargs)
+    organization_token = kwargs["team"] is None and kwargs["user"] is None
+    grant = _grant(v, "a runner without runnerTeam or runnerUser") if organization_token else None
+    if grant is not None and grant.token_type != "organization":
+        raise StackConfigError(
+            "runnerTeam",
+            "is not set, so the runner asks for an organization token, but grantType is " + grant.token_type,
+            "set runnerTeam or runnerUser, or grantType organization",
+        )
+    # Validate now, so a bad runner setting is reported by its key before anything is registered.
+    _translate(lambda: presets.login_job(args.spec(v.required("organization")), grant=grant), _RUNNER_KEYS)
+    return args, grant
