@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo bench venv clean
+.PHONY: test demo demo-cli bench venv clean
 
 venv: $(STAMP)
 
@@ -25,3 +25,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# Opt-in: a real `pulumi up` / `pulumi destroy` against the emulator (needs the Pulumi CLI on PATH).
+demo-cli: $(STAMP)
+	$(PY) -m demo.cli

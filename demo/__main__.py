@@ -42,10 +42,10 @@ def detail(text: str) -> None:
         print(f"    {line}", flush=True)
 
 
-def start_emulator(stack: ExitStack, admin_token: str) -> str:
+def start_emulator(stack: ExitStack, admin_token: str, state: Path) -> str:
+    """Start ``python -m emulator``; the ExitStack stops it."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", "0", "--access-token", admin_token,
-         "--state", str(OUT / "emulator-state.json")],
+        [sys.executable, "-m", "emulator", "--port", "0", "--access-token", admin_token, "--state", str(state)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
 
@@ -88,7 +88,7 @@ def run() -> int:
     admin = "pul-" + secrets.token_hex(20)
     with ExitStack() as stack:
         say(1, "Starting a local Pulumi Cloud emulator (it also serves a test OIDC issuer).")
-        base = start_emulator(stack, admin)
+        base = start_emulator(stack, admin, OUT / "emulator-state.json")
         issuer_url = f"{base}/test-issuer"
         detail(f"API: {base}\nissuer: {issuer_url} (stands in for your cluster's OIDC issuer)")
 
