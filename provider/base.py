@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, ResourceProvider
+from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
 from pulumi.output import Unknown
 
 from . import settings as settings_mod
@@ -36,11 +36,6 @@ def inputs_only(props: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]
     return {k: props[k] for k in keys if props.get(k) is not None}
 
 
-def check_result(inputs: dict[str, Any], problems: list[tuple[str, str]]) -> CheckResult:
-    failures = [CheckFailure(prop, reason) for prop, reason in problems]
-    return CheckResult(inputs, failures)
-
-
 class CloudResourceProvider(ResourceProvider):
     """Base of the dynamic providers: credentials come from ``configure()``, never from the pickle.
 
@@ -49,6 +44,19 @@ class CloudResourceProvider(ResourceProvider):
     """
 
     serialize_as_secret_always = False  # nothing secret is reachable from an instance
+
+    # Pure functions each resource module supplies: (normalized inputs, [(property, problem)]) and
+    # (changed keys, keys forcing a replacement). check and diff never call the API.
+    validate_inputs: Callable[[Mapping[str, Any]], tuple[dict[str, Any], list[tuple[str, str]]]]
+    diff_inputs: Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[list[str], list[str]]]
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs, problems = self.validate_inputs(news)
+        return CheckResult(inputs, [CheckFailure(prop, reason) for prop, reason in problems])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed, replaces = self.diff_inputs(olds, news)
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
     def __getstate__(self) -> dict[str, Any]:
         return {}

@@ -10,10 +10,10 @@ import re
 from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
-from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from . import wire
-from .base import CloudResourceProvider, check_result, inputs_only, is_gone, is_unknown, split_id
+from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
 from .client import PulumiCloudClient, PulumiCloudError
 from .urls import issuer_url_problem
 
@@ -193,13 +193,8 @@ def diff_props(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[list[s
 class OidcIssuerProvider(CloudResourceProvider):
     """Registers, updates and deletes an OIDC issuer through the Pulumi Cloud REST API."""
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        inputs, problems = validate(news)
-        return check_result(inputs, problems)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed, replaces = diff_props(olds, news)
-        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+    validate_inputs = staticmethod(validate)
+    diff_inputs = staticmethod(diff_props)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         org = props["organization"]
