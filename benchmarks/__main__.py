@@ -8,7 +8,6 @@ the path the Pulumi engine takes. Nothing here is a test: targets are reported, 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import platform
 import secrets

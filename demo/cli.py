@@ -24,6 +24,7 @@ from demo.__main__ import mint_pod_token, start_emulator
 from harness.dynamic_host import ROOT
 from provider.client import PulumiCloudClient
 from provider.exchange import ExchangeError, exchange
+from provider.wire import audience_for
 
 ORG = "demo-org"
 STACK = "demo"
@@ -63,7 +64,7 @@ def main() -> int:
             pulumi(["up", "--yes"], env, config_file)
             issuers = PulumiCloudClient(base, admin).list_issuers(ORG)
             print(f"issuers registered by `pulumi up`: {[i['name'] for i in issuers]}")
-            token = mint_pod_token(base, "system:serviceaccount:pulumi:deploy", f"urn:pulumi:org:{ORG}")
+            token = mint_pod_token(base, "system:serviceaccount:pulumi:deploy", audience_for(ORG))
             result = exchange(oidc_token=token, organization=ORG, team="platform", api_url=base)
             print(f"the pod's token is exchanged for a {result.token_type} token ({result.expires_in} s)")
         finally:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import urlsplit
 
-from provider.urls import is_loopback_host
 from provider.urls import issuer_url_problem as _issuer_url_problem
 
 TIMEOUT_SECONDS = 5.0

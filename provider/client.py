@@ -16,7 +16,6 @@ backoff and jitter, honouring ``Retry-After``, within a bounded budget.
 
 from __future__ import annotations
 
-import logging
 from urllib.parse import quote
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -27,8 +26,6 @@ from urllib3.util.retry import Retry
 
 from . import wire
 from .policy import TOKEN_TYPES
-
-log = logging.getLogger(__name__)
 
 TIMEOUT = (10, 60)
 """(connect, read) seconds for every request."""

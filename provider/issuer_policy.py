@@ -14,7 +14,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from . import policy as model
 from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
-from .client import PulumiCloudClient, PulumiCloudError
+from .client import PulumiCloudError
 from .issuer import url_problems
 
 INPUT_KEYS = ("organization", "issuer_id", "policies", "issuer_url", "lint_waivers")
