@@ -7,8 +7,8 @@ to arguments is components/stack_config.py.
 
 import pulumi
 
-from components.stack_config import read_config, stack_arguments
-from components.trust import OidcTrust
+from pulumi_oidc_trust.components.stack_config import read_config, stack_arguments
+from pulumi_oidc_trust.components.trust import OidcTrust
 
 arguments = stack_arguments(
     read_config(pulumi.Config()),

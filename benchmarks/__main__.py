@@ -24,9 +24,9 @@ from typing import Any, Callable, Iterator
 import requests
 
 from harness.dynamic_host import ROOT, DynamicProviderHost, Resource, rpc
-from provider import policy as model
-from provider.issuer import OidcIssuerProvider
-from provider.issuer_policy import OidcIssuerPolicyProvider
+from pulumi_oidc_trust.provider import policy as model
+from pulumi_oidc_trust.provider.issuer import OidcIssuerProvider
+from pulumi_oidc_trust.provider.issuer_policy import OidcIssuerPolicyProvider
 
 from .trivial_provider import TrivialProvider
 
@@ -49,7 +49,7 @@ class Figures:
 def emulator(*flags: str) -> Iterator[tuple[str, str]]:
     token = "pul-" + secrets.token_hex(20)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", "0", "--access-token", token, *flags],
+        [sys.executable, "-m", "pulumi_oidc_trust.emulator", "--port", "0", "--access-token", token, *flags],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:

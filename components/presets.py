@@ -36,9 +36,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, NoReturn
 
-from provider.policy import TOKEN_TYPES, Policy
-from provider.urls import issuer_url_problem
-from provider.wire import audience_for
+from pulumi_oidc_trust.provider.policy import TOKEN_TYPES, Policy
+from pulumi_oidc_trust.provider.urls import issuer_url_problem
+from pulumi_oidc_trust.provider.wire import audience_for
 
 from .runner_manifests import RunnerSpec
 

@@ -22,8 +22,8 @@ from urllib.parse import urlparse
 
 import yaml
 
-from provider.duration import parse_duration as _parse_duration
-from provider.wire import MAX_EXPIRATION, audience_for
+from pulumi_oidc_trust.provider.duration import parse_duration as _parse_duration
+from pulumi_oidc_trust.provider.wire import MAX_EXPIRATION, audience_for
 
 # The Pulumi CLI image the Job runs by default. A tag can be moved; a digest cannot, so pin
 # one where it matters: image="pulumi/pulumi:3.272.0@sha256:<digest>". The CLI needs

@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from provider.policy import Policy, parse_policies
+from pulumi_oidc_trust.provider.policy import Policy, parse_policies
 
 from . import presets
 from .presets import GITHUB_ISSUER_URL, GITLAB_ISSUER_URL, Grant

@@ -8,11 +8,11 @@ from typing import Any
 
 import pulumi
 
-from provider.issuer import OidcIssuer
-from provider.issuer_policy import OidcIssuerPolicy
-from provider.lint import check_waivers
-from provider.policy import Policy, parse_policies
-from provider.urls import issuer_url_problem
+from pulumi_oidc_trust.provider.issuer import OidcIssuer
+from pulumi_oidc_trust.provider.issuer_policy import OidcIssuerPolicy
+from pulumi_oidc_trust.provider.lint import check_waivers
+from pulumi_oidc_trust.provider.policy import Policy, parse_policies
+from pulumi_oidc_trust.provider.urls import issuer_url_problem
 
 from .presets import Grant, PresetError, login_job
 from .runner import OidcLoginJob

@@ -17,15 +17,15 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from components.presets import login_job
-from components.runner_manifests import manifests_to_yaml, render_manifests, runner_spec
+from pulumi_oidc_trust.components.presets import login_job
+from pulumi_oidc_trust.components.runner_manifests import manifests_to_yaml, render_manifests, runner_spec
 from harness.dynamic_host import ROOT, DynamicProviderHost, EngineError, Resource, rpc
-from provider import lint as linter
-from provider.client import PulumiCloudClient
-from provider.exchange import ExchangeError, exchange
-from provider.issuer import OidcIssuerProvider
-from provider.issuer_policy import OidcIssuerPolicyProvider
-from provider.simulate import render_text, simulate
+from pulumi_oidc_trust.provider import lint as linter
+from pulumi_oidc_trust.provider.client import PulumiCloudClient
+from pulumi_oidc_trust.provider.exchange import ExchangeError, exchange
+from pulumi_oidc_trust.provider.issuer import OidcIssuerProvider
+from pulumi_oidc_trust.provider.issuer_policy import OidcIssuerPolicyProvider
+from pulumi_oidc_trust.provider.simulate import render_text, simulate
 
 ORG = "demo-org"
 RUNNER = dict(organization=ORG, namespace="pulumi", team="platform", expiration="1h",
@@ -43,9 +43,9 @@ def detail(text: str) -> None:
 
 
 def start_emulator(stack: ExitStack, admin_token: str, state: Path) -> str:
-    """Start ``python -m emulator``; the ExitStack stops it."""
+    """Start ``python -m pulumi_oidc_trust.emulator``; the ExitStack stops it."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", "0", "--access-token", admin_token, "--state", str(state)],
+        [sys.executable, "-m", "pulumi_oidc_trust.emulator", "--port", "0", "--access-token", admin_token, "--state", str(state)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
 
@@ -125,8 +125,8 @@ def run() -> int:
         detail(f"token file: {token_file.relative_to(ROOT)}")
 
         say(7, "Simulating both tokens against the policy before trying them.")
-        from provider.policy import Request
-        from provider.simulate import decode_token
+        from pulumi_oidc_trust.provider.policy import Request
+        from pulumi_oidc_trust.provider.simulate import decode_token
 
         request = Request("team", RUNNER["team"])
         for label, tok in (("runner pod", token_file.read_text()), ("intruder pod", intruder)):

@@ -22,9 +22,9 @@ import yaml
 
 from demo.__main__ import mint_pod_token, start_emulator
 from harness.dynamic_host import ROOT
-from provider.client import PulumiCloudClient
-from provider.exchange import ExchangeError, exchange
-from provider.wire import audience_for
+from pulumi_oidc_trust.provider.client import PulumiCloudClient
+from pulumi_oidc_trust.provider.exchange import ExchangeError, exchange
+from pulumi_oidc_trust.provider.wire import audience_for
 
 ORG = "demo-org"
 STACK = "demo"

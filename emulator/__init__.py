@@ -4,13 +4,13 @@ It speaks the REST contract of research/pulumi_cloud_oidc.md (issuers, auth poli
 exchange, ``GET /api/user``), verifies workload tokens for real and decides exchanges with the
 project's one policy model (``provider.policy``).
 
-    from emulator import serve
+    from pulumi_oidc_trust.emulator import serve
     with serve("an-admin-token") as running:
         running.base_url            # http://127.0.0.1:PORT
         running.test_issuer.mint({"sub": "ci", "aud": "urn:pulumi:org:acme"})
 
-Command line: ``python -m emulator --port 0 --access-token T [--state FILE] ...``
-(``python -m emulator --help``).
+Command line: ``python -m pulumi_oidc_trust.emulator --port 0 --access-token T [--state FILE] ...``
+(``python -m pulumi_oidc_trust.emulator --help``).
 """
 
 from .app import ROUTES, Emulator

@@ -1,4 +1,4 @@
-"""``python -m emulator --port 0 --access-token T [...]``: run the emulator until SIGTERM/SIGINT.
+"""``python -m pulumi_oidc_trust.emulator --port 0 --access-token T [...]``: run the emulator until SIGTERM/SIGINT.
 
 The first line of stdout is the base URL (``http://127.0.0.1:PORT``); nothing else is printed
 there. Problems go to stderr, never with a token in them.
@@ -31,7 +31,7 @@ def _non_negative(text: str) -> int:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m emulator",
+        prog="python -m pulumi_oidc_trust.emulator",
         description="A local stand-in for Pulumi Cloud's OIDC issuer, auth policy and token exchange endpoints.",
     )
     parser.add_argument("--port", type=_non_negative, default=0, help="port on 127.0.0.1 (0: any free port)")

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from provider.policy import MAX_POLICIES, WIRE_KEYS, PolicyError, has_literal, parse_policies
+from pulumi_oidc_trust.provider.policy import MAX_POLICIES, WIRE_KEYS, PolicyError, has_literal, parse_policies
 
 from . import errors
 from .errors import ApiError, bad_request

@@ -15,8 +15,8 @@ import time
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs
 
-from provider.policy import TOKEN_TYPE_URN_PREFIX, TOKEN_TYPES, PolicyError, Request, evaluate, parse_policies
-from provider.wire import (
+from pulumi_oidc_trust.provider.policy import TOKEN_TYPE_URN_PREFIX, TOKEN_TYPES, PolicyError, Request, evaluate, parse_policies
+from pulumi_oidc_trust.provider.wire import (
     DEFAULT_EXCHANGE_EXPIRATION,
     GRANT_TYPE_TOKEN_EXCHANGE,
     MAX_EXPIRATION,

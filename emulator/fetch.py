@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import urlsplit
 
-from provider.urls import issuer_url_problem as _issuer_url_problem
+from pulumi_oidc_trust.provider.urls import issuer_url_problem as _issuer_url_problem
 
 TIMEOUT_SECONDS = 5.0
 MAX_DOCUMENT_BYTES = 1 << 20

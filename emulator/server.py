@@ -1,7 +1,7 @@
 """The emulator on HTTP: a ThreadingHTTPServer on loopback, with latency and faults on ``/api/*``.
 
 ``serve(access_token, ...)`` starts it in a background thread and returns a RunningEmulator
-(``base_url``, ``stop()``); ``python -m emulator`` does the same from the command line.
+(``base_url``, ``stop()``); ``python -m pulumi_oidc_trust.emulator`` does the same from the command line.
 Nothing is logged per request: URLs, headers and bodies may carry tokens.
 """
 

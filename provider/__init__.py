@@ -10,11 +10,11 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "OidcIssuer": "provider.issuer",
-    "OidcIssuerPolicy": "provider.issuer_policy",
-    "Policy": "provider.policy",
-    "PulumiCloudClient": "provider.client",
-    "PulumiCloudError": "provider.client",
+    "OidcIssuer": "pulumi_oidc_trust.provider.issuer",
+    "OidcIssuerPolicy": "pulumi_oidc_trust.provider.issuer_policy",
+    "Policy": "pulumi_oidc_trust.provider.policy",
+    "PulumiCloudClient": "pulumi_oidc_trust.provider.client",
+    "PulumiCloudError": "pulumi_oidc_trust.provider.client",
 }
 
 __all__ = list(_EXPORTS)
@@ -23,4 +23,4 @@ __all__ = list(_EXPORTS)
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'provider' has no attribute {name!r}")
+    raise AttributeError(f"module 'pulumi_oidc_trust.provider' has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """Shared fixtures: the local Pulumi Cloud emulator, as a subprocess or in-process, and TLS issuers.
 
-- ``emulator``: ``python -m emulator --port 0 --access-token <random> --state <tmp>`` as a
+- ``emulator``: ``python -m pulumi_oidc_trust.emulator --port 0 --access-token <random> --state <tmp>`` as a
   subprocess (exactly how the demo and a user run it); always terminated. ``.restart()`` brings
   it back on the same port with the same state file.
 - ``start_emulator``: a factory for subprocess emulators with extra command-line flags.
@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 import requests
 
-from emulator import TlsIssuer, new_rsa_key, serve
-from provider.wire import GRANT_TYPE_TOKEN_EXCHANGE, SUBJECT_TOKEN_TYPE_ID_TOKEN, audience_for
+from pulumi_oidc_trust.emulator import TlsIssuer, new_rsa_key, serve
+from pulumi_oidc_trust.provider.wire import GRANT_TYPE_TOKEN_EXCHANGE, SUBJECT_TOKEN_TYPE_ID_TOKEN, audience_for
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT = 20.0
@@ -188,7 +188,7 @@ class EmulatorHandle:
 
 
 class SubprocessEmulator(EmulatorHandle):
-    """``python -m emulator`` in a child process."""
+    """``python -m pulumi_oidc_trust.emulator`` in a child process."""
 
     def __init__(self, access_token: str, state_path: Path | None, extra_args: list[str], stderr_path: Path):
         self._extra_args = extra_args
@@ -199,7 +199,7 @@ class SubprocessEmulator(EmulatorHandle):
         self.start()
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "emulator", "--port", str(self.port), "--access-token", self.access_token]
+        cmd = [sys.executable, "-m", "pulumi_oidc_trust.emulator", "--port", str(self.port), "--access-token", self.access_token]
         if self.state_path is not None:
             cmd += ["--state", str(self.state_path)]
         return cmd + self._extra_args
@@ -313,7 +313,7 @@ def start_emulator(tmp_path, access_token):
 
 @pytest.fixture
 def emulator(start_emulator) -> SubprocessEmulator:
-    """``python -m emulator --port 0 --access-token <random> --state <tmp>`` as a subprocess."""
+    """``python -m pulumi_oidc_trust.emulator --port 0 --access-token <random> --state <tmp>`` as a subprocess."""
     return start_emulator()
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from oidc_trust_cli.main import main
-from provider.lint import RULES
-from provider.wire import audience_for
+from pulumi_oidc_trust.cli.main import main
+from pulumi_oidc_trust.provider.lint import RULES
+from pulumi_oidc_trust.provider.wire import audience_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,8 +40,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def cli(*argv: str) -> subprocess.CompletedProcess:
-    """``python -m oidc_trust_cli`` as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "oidc_trust_cli", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    """``python -m pulumi_oidc_trust.cli`` as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "pulumi_oidc_trust.cli", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def files(tmp_path):
 
 @pytest.fixture(scope="module")
 def issuer():
-    from emulator import TestIssuer, new_rsa_key
+    from pulumi_oidc_trust.emulator import TestIssuer, new_rsa_key
 
     return TestIssuer("https://issuer.example.com", key=new_rsa_key())
 
@@ -138,7 +138,7 @@ def test_simulate_verifies_with_a_jwks_file(capsys, files, token, issuer, tmp_pa
 
 
 def test_simulate_verification_failure_is_an_input_error(capsys, files, token, tmp_path):
-    from emulator import TestIssuer
+    from pulumi_oidc_trust.emulator import TestIssuer
 
     (tmp_path / "jwks.json").write_text(json.dumps(TestIssuer("https://x", kid="other").jwks()))
     code, out, err = run(capsys, "simulate", "--policies", str(files / "wire.json"), "--token", token, "--jwks", str(tmp_path / "jwks.json"))
@@ -184,7 +184,7 @@ def test_simulate_bad_inputs_exit_2_with_one_line(capsys, files, argv, message):
 
 def test_simulate_from_stdin(files):
     out = subprocess.run(
-        [sys.executable, "-m", "oidc_trust_cli", "simulate", "--policies", "-", "--claims", str(files / "claims.json"), "--team", "platform"],
+        [sys.executable, "-m", "pulumi_oidc_trust.cli", "simulate", "--policies", "-", "--claims", str(files / "claims.json"), "--team", "platform"],
         cwd=ROOT, input=yaml.safe_dump(SNAKE), capture_output=True, text=True, timeout=60,
     )
     assert out.returncode == 0, out.stderr
@@ -327,4 +327,4 @@ def test_render_bad_argument_exit_2(capsys):
 
 def test_console_script_is_declared():
     text = (ROOT / "pyproject.toml").read_text()
-    assert 'oidc-trust = "oidc_trust_cli.main:main"' in text
+    assert 'oidc-trust = "pulumi_oidc_trust.cli.main:main"' in text

@@ -7,7 +7,7 @@ import secrets
 import pytest
 import requests
 
-from provider.client import MissingCredentialError, PulumiCloudClient, PulumiCloudError, RetryBudget
+from pulumi_oidc_trust.provider.client import MissingCredentialError, PulumiCloudClient, PulumiCloudError, RetryBudget
 
 FAST = RetryBudget(attempts=4, backoff_factor=0.01, backoff_max=0.1, jitter=0.01, retry_after_max=1)
 

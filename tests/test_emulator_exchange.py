@@ -17,8 +17,8 @@ from urllib.parse import urlencode
 import jwt
 import pytest
 
-from emulator import new_rsa_key
-from provider.wire import GRANT_TYPE_TOKEN_EXCHANGE, SUBJECT_TOKEN_TYPE_ID_TOKEN
+from pulumi_oidc_trust.emulator import new_rsa_key
+from pulumi_oidc_trust.provider.wire import GRANT_TYPE_TOKEN_EXCHANGE, SUBJECT_TOKEN_TYPE_ID_TOKEN
 from tests.conftest import allow_policy
 
 ORG_URN = "urn:pulumi:token-type:access_token:organization"

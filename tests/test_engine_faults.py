@@ -8,9 +8,9 @@ import secrets
 import pytest
 
 from harness.dynamic_host import DynamicProviderHost, EngineError, Resource, changes, rpc
-from provider.client import PulumiCloudClient
-from provider.issuer import OidcIssuerProvider
-from provider.issuer_policy import OidcIssuerPolicyProvider
+from pulumi_oidc_trust.provider.client import PulumiCloudClient
+from pulumi_oidc_trust.provider.issuer import OidcIssuerProvider
+from pulumi_oidc_trust.provider.issuer_policy import OidcIssuerPolicyProvider
 
 ISSUER_TYPE = "dynamic/oidc:OidcIssuer"
 POLICY_TYPE = "dynamic/oidc:OidcIssuerPolicy"

@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from harness.dynamic_host import DynamicProviderHost, EngineError, Resource, changes, rpc
-from provider.client import PulumiCloudClient, PulumiCloudError
-from provider.issuer import OidcIssuerProvider
-from provider.issuer_policy import OidcIssuerPolicyProvider
+from pulumi_oidc_trust.provider.client import PulumiCloudClient, PulumiCloudError
+from pulumi_oidc_trust.provider.issuer import OidcIssuerProvider
+from pulumi_oidc_trust.provider.issuer_policy import OidcIssuerPolicyProvider
 
 ISSUER_TYPE = "dynamic/oidc:OidcIssuer"
 POLICY_TYPE = "dynamic/oidc:OidcIssuerPolicy"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from components.presets import GITHUB_ISSUER_URL, gke_issuer_url
+from pulumi_oidc_trust.components.presets import GITHUB_ISSUER_URL, gke_issuer_url
 from tests.test_trust import ISSUER, JOB, POLICY, RUNNER, TRUST, check_failures, run_program
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "reuse"

@@ -13,9 +13,9 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 
-from provider.client import RetryBudget
-from provider.exchange import ExchangeError, ExchangeInputError, ExchangeResult, exchange, prepare_exchange
-from provider.wire import GRANT_TYPE_TOKEN_EXCHANGE, SUBJECT_TOKEN_TYPE_ID_TOKEN, audience_for
+from pulumi_oidc_trust.provider.client import RetryBudget
+from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, ExchangeResult, exchange, prepare_exchange
+from pulumi_oidc_trust.provider.wire import GRANT_TYPE_TOKEN_EXCHANGE, SUBJECT_TOKEN_TYPE_ID_TOKEN, audience_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI_FIELDS = ["audience", "expiration", "grant_type", "requested_token_type", "scope", "subject_token", "subject_token_type"]
@@ -206,7 +206,7 @@ def test_denial_shows_the_error_description(inproc_emulator):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "oidc_trust_cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "pulumi_oidc_trust.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 
 def test_cli_exchange_success_and_formats(inproc_emulator, workload_token, tmp_path):
@@ -261,7 +261,7 @@ def test_cli_exchange_hostile_inputs_exit_2(workload_token, tmp_path):
 def test_cli_exchange_unreachable_service_exits_1(workload_token, monkeypatch, capsys):
     import functools
 
-    from oidc_trust_cli import main as cli
+    from pulumi_oidc_trust.cli import main as cli
 
     # in-process, with a retry budget that does not wait (the default one backs off for seconds)
     monkeypatch.setattr(cli, "exchange", functools.partial(exchange, budget=FAST))

@@ -8,9 +8,9 @@ from typing import Any, Callable
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from provider import lint
-from provider.lint import RULES, Finding, WaiverError, apply_waivers, errors, lint_issuer, lint_policies
-from provider.policy import closed_policies, parse_policies
+from pulumi_oidc_trust.provider import lint
+from pulumi_oidc_trust.provider.lint import RULES, Finding, WaiverError, apply_waivers, errors, lint_issuer, lint_policies
+from pulumi_oidc_trust.provider.policy import closed_policies, parse_policies
 
 GH = "https://token.actions.githubusercontent.com"
 GITLAB = "https://gitlab.com"
@@ -413,7 +413,7 @@ def test_lint_report_for_check():
 def test_the_project_presets_lint_clean_of_errors():
     """components/presets.py builds the recommended policies: none may be a lint error
     (CircleCI with organization admin must also pin the branch, see OIDC015)."""
-    presets = pytest.importorskip("components.presets")
+    presets = pytest.importorskip("pulumi_oidc_trust.components.presets")
     Grant = presets.Grant
     grants = [Grant.organization(admin=True), Grant.organization(role_id="deployer"), Grant.team("platform"), Grant.personal("alice")]
     circle_org = "0e5a0c3d-1111-2222-3333-444455556666"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provider import policy as m
+from pulumi_oidc_trust.provider import policy as m
 
 # ------------------------------------------------------------------------------ wire mapping
 

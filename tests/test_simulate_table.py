@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from emulator.store import token_hash
-from provider.policy import parse_policies
-from provider.simulate import build_request, simulate
-from provider.wire import audience_for
+from pulumi_oidc_trust.emulator.store import token_hash
+from pulumi_oidc_trust.provider.policy import parse_policies
+from pulumi_oidc_trust.provider.simulate import build_request, simulate
+from pulumi_oidc_trust.provider.wire import audience_for
 
 
 def allow(rules: dict[str, str], token_type: str = "organization", **fields: Any) -> dict[str, Any]:

@@ -9,9 +9,9 @@ import time
 import jwt
 import pytest
 
-from emulator import TestIssuer, public_jwk
-from provider.policy import Request, parse_policies
-from provider.simulate import (
+from pulumi_oidc_trust.emulator import TestIssuer, public_jwk
+from pulumi_oidc_trust.provider.policy import Request, parse_policies
+from pulumi_oidc_trust.provider.simulate import (
     TokenError,
     build_request,
     closest_allow,
@@ -26,7 +26,7 @@ from provider.simulate import (
 
 @pytest.fixture(scope="module")
 def issuer(request) -> TestIssuer:
-    from emulator import new_rsa_key
+    from pulumi_oidc_trust.emulator import new_rsa_key
 
     return TestIssuer("https://issuer.example.com", key=new_rsa_key())
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from components.presets import GITHUB_ISSUER_URL, GITLAB_ISSUER_URL, Grant, circleci_issuer_url
-from components.stack_config import CONFIG_TYPES, StackConfigError, stack_arguments
+from pulumi_oidc_trust.components.presets import GITHUB_ISSUER_URL, GITLAB_ISSUER_URL, Grant, circleci_issuer_url
+from pulumi_oidc_trust.components.stack_config import CONFIG_TYPES, StackConfigError, stack_arguments
 from tests.test_trust import ISSUER, JOB, POLICY, RUNNER, TRUST, check_failures, run_program
 
 ROOT = Path(__file__).resolve().parents[1]

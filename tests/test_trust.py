@@ -18,11 +18,11 @@ import pulumi
 import pytest
 from pulumi.runtime import settings as runtime_settings
 
-from components import OidcLoginJob, OidcLoginJobArgs, OidcTrust, runner_spec
-from components.presets import GITHUB_ISSUER_URL, Grant, PresetError, eks_issuer_url, github_actions, login_job
-from provider import issuer_policy
-from provider.policy import PolicyError
-from provider.wire import audience_for
+from pulumi_oidc_trust.components import OidcLoginJob, OidcLoginJobArgs, OidcTrust, runner_spec
+from pulumi_oidc_trust.components.presets import GITHUB_ISSUER_URL, Grant, PresetError, eks_issuer_url, github_actions, login_job
+from pulumi_oidc_trust.provider import issuer_policy
+from pulumi_oidc_trust.provider.policy import PolicyError
+from pulumi_oidc_trust.provider.wire import audience_for
 from tests.k8s_helpers import ROLE_ARN, RecordingMonitor
 
 TRUST = "oidc-trust:index:OidcTrust"

@@ -8,7 +8,7 @@ names and ids with yours.
 
 import pulumi
 
-from components import (
+from pulumi_oidc_trust import (
     GITHUB_ISSUER_URL,
     Grant,
     OidcLoginJobArgs,

@@ -22,12 +22,12 @@ from typing import Any, Callable, Sequence
 
 import yaml
 
-from provider import wire
-from provider.duration import parse_duration
-from provider.exchange import ExchangeError, ExchangeInputError, exchange
-from provider.lint import RULES, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies
-from provider.policy import TOKEN_TYPES, Policy, PolicyError, parse_policies
-from provider.simulate import (
+from pulumi_oidc_trust.provider import wire
+from pulumi_oidc_trust.provider.duration import parse_duration
+from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, exchange
+from pulumi_oidc_trust.provider.lint import RULES, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies
+from pulumi_oidc_trust.provider.policy import TOKEN_TYPES, Policy, PolicyError, parse_policies
+from pulumi_oidc_trust.provider.simulate import (
     DecodedToken,
     TokenError,
     build_request,
@@ -320,7 +320,7 @@ def cmd_exchange(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     try:
-        from components.runner_manifests import manifests_to_yaml, render_manifests
+        from pulumi_oidc_trust.components.runner_manifests import manifests_to_yaml, render_manifests
     except ImportError:
         raise InputError("render: this installation has no runner manifests (components.runner_manifests)")
     kwargs: dict[str, Any] = {"organization": args.organization, "namespace": args.namespace}
