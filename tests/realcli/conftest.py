@@ -1,0 +1,41 @@
+"""Real-CLI tests: the real `pulumi` against the emulator, on a local file backend.
+
+They skip with the reason when no CLI can be had (`make pulumi` builds one where Go is present);
+with OIDC_TRUST_REQUIRE_CLI=1 (set by .ci/run) that skip is a failure instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from .programtest import Cli, ProgramTest, find_cli
+
+REQUIRE_CLI = os.environ.get("OIDC_TRUST_REQUIRE_CLI", "") not in ("", "0", "false")
+
+
+@pytest.fixture(scope="session")
+def pulumi_cli() -> Cli:
+    cli, why = find_cli()
+    if cli is None:
+        if REQUIRE_CLI:
+            pytest.fail(f"OIDC_TRUST_REQUIRE_CLI is set and {why}")
+        pytest.skip(why)
+    return cli
+
+
+@pytest.fixture
+def program_test(pulumi_cli, tmp_path):
+    """Factory: ``program_test(program_dir, stack=..., config=..., secrets=...)``; cleaned up after."""
+    made: list[ProgramTest] = []
+
+    def make(program_dir, **kwargs) -> ProgramTest:
+        test = ProgramTest(pulumi_cli, program_dir, tmp_path / f"run-{len(made)}", **kwargs)
+        made.append(test)
+        return test
+
+    yield make
+    for test in made:  # a failed test may leave resources in its temporary backend: destroy them
+        if test.run(["stack", "export"], record=False).returncode == 0 and test.resources():
+            test.destroy_and_remove()
