@@ -40,3 +40,16 @@ def test_reuse_example_installs_this_repository_with_pip():
     assert "-e ../.." in lines
     assert "# pulumi-oidc-trust @ git+https://github.com/OWNER/REPO@TAG" in lines
     assert (EXAMPLE / "../../pyproject.toml").resolve().is_file()
+
+
+def test_reuse_example_without_the_runner_keeps_its_trust_and_creates_no_job():
+    project = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())["name"]
+    exports, monitor = run_program(
+        EXAMPLE / "__main__.py", project=project, stack="dev",
+        config={f"{project}:organization": "acme", f"{project}:deployRunner": "false"},
+    )
+    assert monitor.of_type(RUNNER) == [] and monitor.of_type(JOB) == []
+    assert exports["runnerJobName"] is None
+    assert exports["runnerSubject"] == "system:serviceaccount:pulumi:env-audit"
+    (rule,) = {r.name: r for r in monitor.of_type(POLICY)}["gke-prod-policy"].inputs["policies"]
+    assert rule["rules"]["sub"] == "system:serviceaccount:pulumi:env-audit" and rule["team_name"] == "platform"

@@ -4,6 +4,9 @@ Two trusts in one organization: a GKE cluster, with a nightly Job in it that log
 that trust for the team "platform" (OidcTrust creates the Job after the policy that admits it),
 and the GitHub repository whose production deployments run this stack. Replace the example
 names and ids with yours.
+
+`pulumi config set deployRunner false` keeps the runner's trust but creates no Job (no cluster
+needed: the Job's own policy is built from the same arguments with `login_job(runner.spec(...))`).
 """
 
 import pulumi
@@ -15,23 +18,28 @@ from pulumi_oidc_trust import (
     OidcTrust,
     github_actions,
     gke_issuer_url,
+    login_job,
 )
 
-organization = pulumi.Config().require("organization")
+config = pulumi.Config()
+organization = config.require("organization")
+deploy_runner = config.get_bool("deployRunner") is not False  # default: create the Job
 
+runner = OidcLoginJobArgs(
+    "env-audit",
+    namespace="pulumi",
+    team="platform",
+    expiration="30m",
+    commands=["pulumi whoami --verbose", "pulumi env ls"],
+)
 cluster = OidcTrust(
     "gke-prod",
     organization=organization,
     issuer_url=gke_issuer_url("acme-prod", "us-central1", "prod"),
-    policies=[],  # only the runner's own policy
+    # With the Job, only the runner's own policy; without it, the same policy, built from its arguments.
+    policies=[] if deploy_runner else login_job(runner.spec(organization)),
     max_expiration_seconds=3600,
-    runner=OidcLoginJobArgs(
-        "env-audit",
-        namespace="pulumi",
-        team="platform",
-        expiration="30m",
-        commands=["pulumi whoami --verbose", "pulumi env ls"],
-    ),
+    runner=runner if deploy_runner else None,
 )
 
 deployments = OidcTrust(
@@ -51,6 +59,6 @@ deployments = OidcTrust(
 )
 
 pulumi.export("clusterIssuerId", cluster.issuer_id)
-pulumi.export("runnerJobName", cluster.runner.job_name)
-pulumi.export("runnerSubject", cluster.runner.subject)
+pulumi.export("runnerJobName", cluster.runner.job_name if deploy_runner else None)
+pulumi.export("runnerSubject", cluster.runner.subject if deploy_runner else runner.spec(organization).names.subject)
 pulumi.export("githubIssuerId", deployments.issuer_id)

@@ -56,7 +56,7 @@ say "building Pulumi $PULUMI_VERSION with $(go version | cut -d' ' -f3) into $ca
 start=$SECONDS
 mkdir -p "$bin"
 ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
-flags=(-trimpath -tags osusergo,grpcnotrace -ldflags "$ldflags")
+flags=(-trimpath -tags "osusergo,grpcnotrace" -ldflags "$ldflags")
 
 say "1/3 downloading modules"
 go mod download github.com/pulumi/pulumi/pkg/v3 github.com/pulumi/pulumi/sdk/v3 || die "go mod download"
@@ -74,5 +74,9 @@ done
 got="$("$bin/pulumi" version)"
 [ "$got" = "$PULUMI_VERSION" ] || die "the built CLI says version '$got', expected $PULUMI_VERSION"
 touch "$cache/complete"
+# Older builds of this version (another go.sum or host) are dead weight of ~130 MB each.
+for old in "${cache%-*}"-*; do
+    [ "$old" = "$cache" ] || rm -rf "$old"
+done
 say "built in $((SECONDS - start)) s; $(du -sh "$bin" | cut -f1) of binaries"
 finish "$bin"

@@ -155,21 +155,28 @@ func pythonOptions(info *pulumirpc.ProgramInfo) (toolchain.PythonOptions, error)
 	return opts, nil
 }
 
-// The packages of the virtualenv that the engine may need plugins for: each distribution that ships
-// a pulumi-plugin.json, and (as Pulumi's own host does) each distribution named pulumi-* without one.
+// The packages of the virtualenv that the engine may need plugins for. Like Pulumi's own host, it
+// looks for pulumi-plugin.json in the package named after each distribution (so editable installs
+// count), and takes a distribution named pulumi-* without one for a resource plugin.
 const listPackagesScript = `
-import importlib.metadata as md, json
-out = []
+import importlib.metadata as md, importlib.util, json, os
+out, seen = [], set()
 for dist in md.distributions():
     name = dist.metadata["Name"] or ""
+    if not name or name.lower() in seen:
+        continue
+    seen.add(name.lower())
     plugin = None
-    for f in dist.files or ():
-        if f.name == "pulumi-plugin.json":
-            try:
-                plugin = json.loads(f.read_text())
-            except Exception:
-                plugin = None
-            break
+    try:
+        spec = importlib.util.find_spec(name.replace("-", "_"))
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            path = os.path.join(str(folder), "pulumi-plugin.json")
+            if os.path.isfile(path):
+                with open(path) as f:
+                    plugin = json.load(f)
+                break
+    except Exception:
+        plugin = None
     out.append({"name": name, "version": dist.version, "plugin": plugin})
 print(json.dumps(out))
 `
