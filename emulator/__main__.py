@@ -39,6 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the admin token clients send as 'Authorization: token T'")
     parser.add_argument("--state", metavar="FILE", help="JSON file the state is kept in across restarts")
     parser.add_argument("--issuer-ca", metavar="FILE", help="extra CA certificates (PEM) trusted for https issuers")
+    parser.add_argument("--esc-environment", metavar="ORG/PROJECT/NAME", action="append", default=[],
+                        help="an ESC environment `pulumi env ls` lists to tokens of ORG (repeatable)")
     faults = parser.add_argument_group("fault injection (on /api/* only; off by default)")
     faults.add_argument("--latency-ms", type=_non_negative, default=0, help="delay every API request")
     faults.add_argument("--fault-rate", type=_rate, default=0.0,
@@ -61,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         faults.validate()
         running = serve(
-            args.access_token, port=args.port, state_path=args.state, issuer_ca=args.issuer_ca, faults=faults
+            args.access_token, port=args.port, state_path=args.state, issuer_ca=args.issuer_ca, faults=faults,
+            esc_environments=args.esc_environment,
         )
     except (OSError, ValueError, FaultConfigError) as e:
         print(f"emulator: cannot start: {type(e).__name__}: {e}", file=sys.stderr)

@@ -246,6 +246,11 @@ class Api:
             return Reply(200, _user(ADMIN_LOGIN, "Emulator Admin", orgs, role="admin"))
         token = principal.token
         user = _user(token["login"], token["login"], [token["org"]], role="member")
+        if token.get("tokenType") == "personal":
+            # A personal token is the user's own: no tokenInfo (with one naming the organization,
+            # `pulumi whoami` would call it an organization token). After an OIDC login the CLI
+            # keeps tokenInformation of its own, so whoami then says "Token type: unknown".
+            return Reply(200, user)
         # The SDK's TokenInfo requires all three fields, so a non-team token sends team "".
         user["tokenInfo"] = {"name": token["name"], "organization": token["org"], "team": token.get("team") or ""}
         return Reply(200, user)

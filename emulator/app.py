@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 from urllib.parse import unquote
 
 from .api import Api
 from .errors import ApiError
+from .esc import Environment, Esc
 from .exchange import Exchange
 from .faults import FaultConfig, FaultConfigError, FaultInjector, Stats
 from .fetch import Fetcher
@@ -31,7 +32,7 @@ class Route:
     method: str
     template: str
     handler: str
-    """The name of the method answering it (on Api, or ``exchange``)."""
+    """The name of the method answering it (on Api; ``esc.NAME`` on Esc; or ``exchange``)."""
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -51,6 +52,9 @@ ROUTES = (
     Route("POST", "/api/oauth/token", "exchange"),
     Route("GET", "/api/user", "current_user"),
     Route("GET", "/api/capabilities", "capabilities"),
+    Route("GET", "/api/user/organizations/default", "esc.default_organization"),
+    Route("GET", "/api/esc/environments", "esc.list_environments"),
+    Route("GET", "/api/esc/environments/{orgName}", "esc.list_org_environments"),
 )
 """Every Pulumi Cloud route the emulator answers, as the spec writes its path templates."""
 
@@ -86,12 +90,14 @@ class Emulator:
         state_path: str | None = None,
         issuer_ca: str | None = None,
         faults: FaultConfig | None = None,
+        esc_environments: Iterable[str] = (),
     ):
         self.store = Store(state_path)
         self.fetcher = Fetcher(ca_file=issuer_ca)
         self.fetcher.ssl_context  # a missing or unreadable --issuer-ca fails now, not at the first token
         self.keys = KeyCache(self.fetcher)
         self.api = Api(self.store, access_token, self.fetcher)
+        self.esc = Esc(self.api, [Environment.parse(e) for e in esc_environments])
         self.exchange = Exchange(self.store, self.keys)
         self.faults = FaultInjector(faults)
         self.stats = Stats()
@@ -108,9 +114,12 @@ class Emulator:
         if route is None:
             status = 405 if path_known else 404
             return Reply(status, ApiError(status, f"no route for {call.method} {call.path}").body())
-        handler: Callable[[Call], Reply] = (
-            self.exchange if route.handler == "exchange" else getattr(self.api, route.handler)
-        )
+        if route.handler == "exchange":
+            handler: Callable[[Call], Reply] = self.exchange
+        elif route.handler.startswith("esc."):
+            handler = getattr(self.esc, route.handler.removeprefix("esc."))
+        else:
+            handler = getattr(self.api, route.handler)
         try:
             return handler(call)
         except ApiError as e:

@@ -15,7 +15,7 @@ import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -239,15 +239,18 @@ def serve(
     issuer_ca: str | None = None,
     faults: FaultConfig | None = None,
     test_issuer_key: rsa.RSAPrivateKey | None = None,
+    esc_environments: Iterable[str] = (),
 ) -> RunningEmulator:
     """Start an emulator on ``127.0.0.1:port`` (0: any free port) in a background thread.
 
     ``access_token``: the admin token (``Authorization: token <it>``); ``state_path``: a JSON
     file the state survives restarts in; ``issuer_ca``: extra CA certificates (PEM) trusted
     for https issuers; ``faults``: initial fault injection; ``test_issuer_key``: reuse an RSA
-    key for the test issuer (saves generating one per emulator in test suites).
+    key for the test issuer (saves generating one per emulator in test suites);
+    ``esc_environments``: ESC environment names ``ORG/PROJECT/NAME`` that ``pulumi env ls`` lists.
     """
-    app = Emulator(access_token, state_path=state_path, issuer_ca=issuer_ca, faults=faults)
+    app = Emulator(access_token, state_path=state_path, issuer_ca=issuer_ca, faults=faults,
+                   esc_environments=esc_environments)
     server = _Server(("127.0.0.1", port), app)
     running_port = server.server_address[1]
     app.attach_test_issuer(f"http://127.0.0.1:{running_port}", key=test_issuer_key)

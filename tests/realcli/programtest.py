@@ -70,6 +70,22 @@ def find_cli() -> tuple[Cli | None, str]:
     return None, "no usable Pulumi CLI"
 
 
+def cli_environment(cli: Cli, home: Path, pulumi_home: Path, extra: Mapping[str, str] = {}) -> dict[str, str]:
+    """The allowlisted environment of every CLI run: nothing else of this process is inherited."""
+    env = {k: os.environ[k] for k in ALLOWED_FROM_OS if k in os.environ}
+    env.update(
+        PATH=os.pathsep.join([str(cli.bin_dir), "/usr/local/bin", "/usr/bin", "/bin"]),
+        HOME=str(home),
+        PULUMI_HOME=str(pulumi_home),
+        PULUMI_CREDENTIAL_STORE="plaintext",
+        PULUMI_SKIP_UPDATE_CHECK="true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        PYTHONDONTWRITEBYTECODE="1",  # nothing written into a program folder
+    )
+    env.update(extra)
+    return env
+
+
 @dataclasses.dataclass
 class Result:
     """One CLI run: what a check sees."""
@@ -126,20 +142,8 @@ class ProgramTest:
             self.set_secret(key, value)
 
     def _environment(self, extra: Mapping[str, str]) -> dict[str, str]:
-        env = {k: os.environ[k] for k in ALLOWED_FROM_OS if k in os.environ}
-        env.update(
-            PATH=os.pathsep.join([str(self.cli.bin_dir), "/usr/local/bin", "/usr/bin", "/bin"]),
-            HOME=str(self.home),
-            PULUMI_HOME=str(self.pulumi_home),
-            PULUMI_BACKEND_URL=f"file://{self.backend}",
-            PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
-            PULUMI_CREDENTIAL_STORE="plaintext",
-            PULUMI_SKIP_UPDATE_CHECK="true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-            PYTHONDONTWRITEBYTECODE="1",  # nothing written into the program folder
-        )
-        env.update(extra)
-        return env
+        backend = {"PULUMI_BACKEND_URL": f"file://{self.backend}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE}
+        return cli_environment(self.cli, self.home, self.pulumi_home, {**backend, **extra})
 
     # -- running ---------------------------------------------------------------------------------
 
