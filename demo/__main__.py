@@ -1,10 +1,12 @@
-"""``make demo``: the whole flow on a laptop, offline, with nothing but Python.
+"""``make demo``: the whole flow on a laptop, offline.
 
 A local Pulumi Cloud emulator stands in for Pulumi Cloud and a test OIDC issuer stands in for a
-Kubernetes cluster's. Trust is provisioned through the SDK's dynamic-provider host (the path
-``pulumi up`` takes), a workload token is minted as a pod of the runner Job would hold it, and
-the Job's login is performed for real. Every process started here is stopped on success,
-failure or Ctrl-C. No token is ever printed.
+Kubernetes cluster's. Where a Pulumi CLI can be had (``make pulumi`` builds one where Go is, or a
+``pulumi`` on PATH), the main job runs through it: a real ``pulumi up``, ``pulumi login
+--oidc-token`` and ``pulumi destroy`` (demo/cli.py). Otherwise, or with ``--host``, trust is
+provisioned through the SDK's dynamic-provider host (the path ``pulumi up`` takes), step by
+step, and the Job's login exchange is performed by our client. Every process started here is
+stopped on success, failure or Ctrl-C. No token is ever printed.
 """
 
 from __future__ import annotations
@@ -165,15 +167,25 @@ def run() -> int:
     return 0
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     # SIGTERM behaves like Ctrl-C: unwind, so every started process is stopped.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    argv = sys.argv[1:] if argv is None else argv
+    from harness.pulumi_cli import find_cli
+
+    cli, why = (None, "--host was given") if "--host" in argv else find_cli()
+    if cli is None:
+        print(f"Running through the SDK's dynamic-provider host, not the Pulumi CLI ({why}).", flush=True)
     try:
+        if cli is not None:
+            from demo import cli as real
+
+            return real.run(cli)
         return run()
     except KeyboardInterrupt:
         print("\nInterrupted: everything started by the demo has been stopped.", file=sys.stderr)
         return 130
-    except (EngineError, ExchangeError, RuntimeError, OSError) as e:
+    except (EngineError, ExchangeError, RuntimeError, OSError, subprocess.CalledProcessError) as e:
         print(f"\nThe demo failed: {e}", file=sys.stderr)
         return 1
 

@@ -1,83 +1,112 @@
-"""``make demo-cli``: the trust part with a real ``pulumi up`` / ``pulumi destroy``.
+"""The demo's main job through the real Pulumi CLI: a real ``pulumi up`` and ``pulumi destroy`` of
+this repository's stack (kubernetes preset), a real ``pulumi login --oidc-token``, against the
+emulator. ``python -m demo`` runs this whenever a CLI can be had (``harness.pulumi_cli``).
 
-Opt-in, and only where the Pulumi CLI (3.216 or newer) is on PATH: a local file backend, the
-emulator as Pulumi Cloud, this repository's own stack program with the kubernetes preset. It
-checks with the emulator that the issuer and its policy exist and admit the runner's token, then
-destroys the stack. Nothing is written into the repository: the backend, the stack's config file
-and the emulator's state live in a temporary folder.
+Nothing is written into the repository: the file backend, the stack's config file, the CLI's
+home and the emulator's state live in a temporary folder. The engine's own output is shown.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
 import subprocess
-import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
 import yaml
 
-from demo.__main__ import mint_pod_token, start_emulator
-from harness.dynamic_host import ROOT
+from harness.pulumi_cli import ROOT, Cli, cli_environment
+from pulumi_oidc_trust.components.runner_manifests import manifests_to_yaml, render_manifests, runner_spec
 from pulumi_oidc_trust.provider.client import PulumiCloudClient
 from pulumi_oidc_trust.provider.exchange import ExchangeError, exchange
-from pulumi_oidc_trust.provider.wire import audience_for
 
-ORG = "demo-org"
+from .__main__ import OUT, ORG, RUNNER, detail, mint_pod_token, say, start_emulator, write_secret
+
 STACK = "demo"
+PASSPHRASE = "demo-passphrase"  # protects the throw-away stack's secrets in its temporary backend
 
 
-def pulumi(args: list[str], env: dict[str, str], config_file: Path) -> None:
-    command = ["pulumi", *args, "--stack", STACK, "--config-file", str(config_file), "--non-interactive"]
-    print("$ " + " ".join(command[:2] + [a for a in args[1:]]), flush=True)
-    subprocess.run(command, cwd=ROOT, env=env, check=True)
-
-
-def main() -> int:
-    if shutil.which("pulumi") is None:
-        print("make demo-cli needs the Pulumi CLI (3.216 or newer) on PATH, and it is not installed here.\n"
-              "`make demo` shows the same flow through the SDK's dynamic-provider host without it.", file=sys.stderr)
-        return 2
+def run(cli: Cli) -> int:
+    OUT.mkdir(exist_ok=True)
     admin = "pul-" + secrets.token_hex(20)
-    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="oidc-trust-demo-cli-") as tmp:
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="oidc-trust-demo-") as tmp:
         work = Path(tmp)
+        say(1, f"Starting a local Pulumi Cloud emulator; the Pulumi CLI is {cli.version} from {cli.bin_dir}.")
         base = start_emulator(stack, admin, work / "emulator-state.json")
-        env = {k: v for k, v in os.environ.items() if k != "PULUMI_ACCESS_TOKEN"}
-        env.update(PULUMI_BACKEND_URL=f"file://{work}", PULUMI_CONFIG_PASSPHRASE="demo-cli",
-                   PULUMI_SKIP_UPDATE_CHECK="true")
+        issuer_url = f"{base}/test-issuer"
+        detail(f"API: {base}\nissuer: {issuer_url} (stands in for your cluster's OIDC issuer)")
+
+        env = cli_environment(cli, work / "home", work / "pulumi-home", {
+            "PULUMI_BACKEND_URL": f"file://{work / 'state'}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+        })
+        (work / "home").mkdir()
+        (work / "state").mkdir()
         config_file = work / f"Pulumi.{STACK}.yaml"
+
+        def pulumi(*args: str, stdin: str | None = None, check: bool = True) -> int:
+            command = [str(cli.bin_dir / "pulumi"), *args, "--non-interactive"]
+            if args[0] not in ("stack",):
+                command += ["--stack", STACK, "--config-file", str(config_file)]
+            print(f"    $ pulumi {' '.join(args)}", flush=True)
+            done = subprocess.run(command, cwd=ROOT, env=env, input=stdin, text=True)
+            if check and done.returncode != 0:
+                raise RuntimeError(f"`pulumi {' '.join(args)}` failed (exit {done.returncode})")
+            return done.returncode
+
+        say(2, "Rendering the Kubernetes runner: ServiceAccount + ConfigMap (login script) + Job.")
+        spec = runner_spec("deploy", **RUNNER)
+        (OUT / "runner.yaml").write_text(manifests_to_yaml(render_manifests("deploy", **RUNNER)))
+        detail(f"wrote {(OUT / 'runner.yaml').relative_to(ROOT)}; its pods' tokens say "
+               f"sub={spec.names.subject} aud={spec.names.audience}")
+
+        say(3, "A stack of this repository (preset kubernetes) trusting that issuer for the runner's account.")
+        namespace, service_account = spec.names.subject.split(":")[2:4]
         config_file.write_text(yaml.safe_dump({"config": {
-            "oidc-trust:organization": ORG, "oidc-trust:preset": "kubernetes",
-            "oidc-trust:issuerUrl": f"{base}/test-issuer",
-            "oidc-trust:k8sNamespace": "pulumi", "oidc-trust:k8sServiceAccount": "deploy",
-            "oidc-trust:grantType": "team", "oidc-trust:grantTeam": "platform",
-            "oidc:apiUrl": base,
+            "oidc-trust:organization": ORG, "oidc-trust:preset": "kubernetes", "oidc-trust:issuerUrl": issuer_url,
+            "oidc-trust:k8sNamespace": namespace, "oidc-trust:k8sServiceAccount": service_account,
+            "oidc-trust:grantType": "team", "oidc-trust:grantTeam": RUNNER["team"], "oidc:apiUrl": base,
         }}))
-        subprocess.run(["pulumi", "stack", "init", STACK, "--non-interactive"], cwd=ROOT, env=env, check=True)
+        pulumi("stack", "init", STACK)
         # The admin token goes in as a secret, on stdin, never on argv.
-        subprocess.run(["pulumi", "config", "set", "--secret", "oidc:accessToken", "--stack", STACK,
-                        "--config-file", str(config_file)], cwd=ROOT, env=env, input=admin, text=True, check=True)
+        pulumi("config", "set", "--secret", "oidc:accessToken", stdin=admin)
+
+        say(4, "`pulumi up`: the engine checks (and lints) the policy, then registers issuer and policy.")
+        pulumi("up", "--yes")
+        (issuer,) = PulumiCloudClient(base, admin).list_issuers(ORG)
+        detail(f"the emulator now trusts {issuer['issuer']} in {ORG}")
+
+        say(5, "The runner pod's login, with the real CLI: `pulumi login --oidc-token file://...`.")
+        token_file = work / "pod-token"
+        write_secret(token_file, mint_pod_token(base, spec.names.subject, spec.names.audience))
+        pod = cli_environment(cli, work / "pod-home", work / "pod-home" / ".pulumi")
+        (work / "pod-home").mkdir()
+        login = [str(cli.bin_dir / "pulumi"), "login", base, "--oidc-token", f"file://{token_file}",
+                 "--oidc-org", ORG, "--oidc-team", RUNNER["team"], "--oidc-expiration", "15m", "--non-interactive"]
+        print("    $ pulumi login ... --oidc-token file://pod-token --oidc-org demo-org --oidc-team platform", flush=True)
+        subprocess.run(login, env=pod, check=True)
+        subprocess.run([str(cli.bin_dir / "pulumi"), "whoami", "-v", "--non-interactive"], env=pod, check=True)
+
+        say(6, "An intruder's pod (another service account) is refused.")
+        intruder = mint_pod_token(base, "system:serviceaccount:pulumi:intruder", spec.names.audience)
         try:
-            pulumi(["up", "--yes"], env, config_file)
-            issuers = PulumiCloudClient(base, admin).list_issuers(ORG)
-            print(f"issuers registered by `pulumi up`: {[i['name'] for i in issuers]}")
-            token = mint_pod_token(base, "system:serviceaccount:pulumi:deploy", audience_for(ORG))
-            result = exchange(oidc_token=token, organization=ORG, team="platform", api_url=base)
-            print(f"the pod's token is exchanged for a {result.token_type} token ({result.expires_in} s)")
-        finally:
-            pulumi(["destroy", "--yes"], env, config_file)
-            subprocess.run(["pulumi", "stack", "rm", STACK, "--yes", "--non-interactive"], cwd=ROOT, env=env, check=False)
+            exchange(oidc_token=intruder, organization=ORG, team=RUNNER["team"], api_url=base)
+            detail("UNEXPECTED: the intruder's token was accepted")
+            return 1
+        except ExchangeError as e:
+            detail(f"the intruder's exchange is refused: {e.message}")
+
+        say(7, "`pulumi destroy`: the policy is closed first, then the issuer is removed.")
+        pulumi("destroy", "--yes")
+        pulumi("stack", "rm", STACK, "--yes", check=False)
         try:
-            exchange(oidc_token=token, organization=ORG, team="platform", api_url=base)
-            print("UNEXPECTED: the exchange still works after `pulumi destroy`", file=sys.stderr)
+            exchange(oidc_token=f"file://{token_file}", organization=ORG, team=RUNNER["team"], api_url=base)
+            detail("UNEXPECTED: the exchange still works after `pulumi destroy`")
             return 1
         except ExchangeError:
-            print("after `pulumi destroy` the issuer is gone and the exchange is refused")
+            detail(f"after `pulumi destroy` the runner's exchange is refused; issuers left in {ORG}: "
+                   f"{len(PulumiCloudClient(base, admin).list_issuers(ORG))}")
+        say(8, "Stopping the emulator; the temporary backend and homes are removed.")
+    print(f"\nDone. The runner's manifests are in {OUT.relative_to(ROOT)}/runner.yaml. "
+          "`python -m demo --host` shows the same flow step by step through the dynamic-provider host.")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

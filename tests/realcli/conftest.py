@@ -10,7 +10,9 @@ import os
 
 import pytest
 
-from .programtest import Cli, ProgramTest, find_cli
+from harness.pulumi_cli import Cli, find_cli
+
+from .programtest import ProgramTest
 
 REQUIRE_CLI = os.environ.get("OIDC_TRUST_REQUIRE_CLI", "") not in ("", "0", "false")
 

@@ -6,17 +6,14 @@ a config change, ``refresh``, ``destroy``, ...) with a check after each. The rig
 ``HOME``/``PULUMI_HOME``, a local file backend and a stack config file in a temporary folder, so a
 test writes nothing into the checkout and reads nothing of the developer's own Pulumi setup.
 
-Where the CLI comes from is asked in one place, :func:`find_cli` (``.tools/bin`` from
-``make pulumi``, else a ``pulumi`` on PATH).
+Where the CLI comes from is asked in one place, ``harness.pulumi_cli.find_cli`` (``.tools/bin``
+from ``make pulumi``, else a ``pulumi`` on PATH); the demo asks the same.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import re
-import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -24,66 +21,9 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-TOOLS_BIN = ROOT / ".tools" / "bin"
-MIN_VERSION = (3, 216, 0)
+from harness.pulumi_cli import Cli, cli_environment
+
 PASSPHRASE = "realcli-test-passphrase"  # guards the test stack's secrets in a temporary backend only
-
-# The only variables a CLI run gets (besides the rig's own settings and a test's `env`).
-ALLOWED_FROM_OS = ("LANG", "LC_ALL", "TZ", "TMPDIR")
-
-
-@dataclasses.dataclass(frozen=True)
-class Cli:
-    """The Pulumi CLI to test with: its bin folder (pulumi and the Python plugins) and version."""
-
-    bin_dir: Path
-    version: str
-
-
-def _version_tuple(text: str) -> tuple[int, ...]:
-    match = re.match(r"v?(\d+)\.(\d+)\.(\d+)", text.strip())
-    return tuple(int(p) for p in match.groups()) if match else ()
-
-
-def find_cli() -> tuple[Cli | None, str]:
-    """(the CLI, "") or (None, why there is none)."""
-    candidates = []
-    if (TOOLS_BIN / "pulumi").exists():
-        candidates.append(TOOLS_BIN / "pulumi")
-    on_path = shutil.which("pulumi")
-    if on_path:
-        candidates.append(Path(on_path))
-    if not candidates:
-        return None, "no Pulumi CLI: run `make pulumi` (needs Go) or put pulumi 3.216+ on PATH"
-    for pulumi in candidates:
-        bin_dir = pulumi.resolve().parent
-        try:
-            version = subprocess.run([str(pulumi), "version"], capture_output=True, text=True, timeout=60).stdout.strip()
-        except (OSError, subprocess.TimeoutExpired) as e:
-            return None, f"{pulumi} does not run: {e}"
-        if _version_tuple(version) < MIN_VERSION:
-            return None, f"{pulumi} is version {version!r}; the tests need 3.216 or newer"
-        if not (bin_dir / "pulumi-language-python").exists() and not shutil.which("pulumi-language-python"):
-            return None, f"{pulumi} has no pulumi-language-python beside it or on PATH"
-        return Cli(bin_dir, version), ""
-    return None, "no usable Pulumi CLI"
-
-
-def cli_environment(cli: Cli, home: Path, pulumi_home: Path, extra: Mapping[str, str] = {}) -> dict[str, str]:
-    """The allowlisted environment of every CLI run: nothing else of this process is inherited."""
-    env = {k: os.environ[k] for k in ALLOWED_FROM_OS if k in os.environ}
-    env.update(
-        PATH=os.pathsep.join([str(cli.bin_dir), "/usr/local/bin", "/usr/bin", "/bin"]),
-        HOME=str(home),
-        PULUMI_HOME=str(pulumi_home),
-        PULUMI_CREDENTIAL_STORE="plaintext",
-        PULUMI_SKIP_UPDATE_CHECK="true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-        PYTHONDONTWRITEBYTECODE="1",  # nothing written into a program folder
-    )
-    env.update(extra)
-    return env
 
 
 @dataclasses.dataclass

@@ -18,7 +18,7 @@ import pytest
 from pulumi_oidc_trust.components.runner_manifests import render_manifests
 from pulumi_oidc_trust.provider.wire import audience_for
 
-from .programtest import cli_environment
+from harness.pulumi_cli import cli_environment
 
 ORG = "acme"
 OTHER = "globex"

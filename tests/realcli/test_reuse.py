@@ -20,7 +20,9 @@ from pathlib import Path
 
 from pulumi_oidc_trust.components.presets import GITHUB_ISSUER_URL, gke_issuer_url
 
-from .programtest import ROOT, Step
+from harness.pulumi_cli import ROOT
+
+from .programtest import Step
 
 EXAMPLE = ROOT / "examples" / "reuse"
 

@@ -14,7 +14,9 @@ import secrets
 from pulumi_oidc_trust.provider.policy import closed_policies
 from pulumi_oidc_trust.provider.wire import audience_for
 
-from .programtest import ROOT, ProgramTest, Result, Step
+from harness.pulumi_cli import ROOT
+
+from .programtest import ProgramTest, Result, Step
 
 GITHUB = "https://token.actions.githubusercontent.com"
 

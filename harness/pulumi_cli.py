@@ -1,0 +1,76 @@
+"""Where the real Pulumi CLI is, and the environment it runs in: asked by the real-CLI tests and
+`make demo` alike (one place).
+
+``find_cli()`` prefers ``.tools/bin`` (what ``make pulumi`` links), then a ``pulumi`` on PATH, and
+needs 3.216 or newer with a Python language host beside it or on PATH.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS_BIN = ROOT / ".tools" / "bin"
+MIN_VERSION = (3, 216, 0)
+
+# The only variables of this process a CLI run inherits.
+ALLOWED_FROM_OS = ("LANG", "LC_ALL", "TZ", "TMPDIR")
+
+
+@dataclasses.dataclass(frozen=True)
+class Cli:
+    """The Pulumi CLI to test with: its bin folder (pulumi and the Python plugins) and version."""
+
+    bin_dir: Path
+    version: str
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    match = re.match(r"v?(\d+)\.(\d+)\.(\d+)", text.strip())
+    return tuple(int(p) for p in match.groups()) if match else ()
+
+
+def find_cli() -> tuple[Cli | None, str]:
+    """(the CLI, "") or (None, why there is none)."""
+    candidates = []
+    if (TOOLS_BIN / "pulumi").exists():
+        candidates.append(TOOLS_BIN / "pulumi")
+    on_path = shutil.which("pulumi")
+    if on_path:
+        candidates.append(Path(on_path))
+    if not candidates:
+        return None, "no Pulumi CLI: run `make pulumi` (needs Go) or put pulumi 3.216+ on PATH"
+    for pulumi in candidates:
+        bin_dir = pulumi.resolve().parent
+        try:
+            version = subprocess.run([str(pulumi), "version"], capture_output=True, text=True, timeout=60).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return None, f"{pulumi} does not run: {e}"
+        if _version_tuple(version) < MIN_VERSION:
+            return None, f"{pulumi} is version {version!r}; the tests need 3.216 or newer"
+        if not (bin_dir / "pulumi-language-python").exists() and not shutil.which("pulumi-language-python"):
+            return None, f"{pulumi} has no pulumi-language-python beside it or on PATH"
+        return Cli(bin_dir, version), ""
+    return None, "no usable Pulumi CLI"
+
+
+def cli_environment(cli: Cli, home: Path, pulumi_home: Path, extra: Mapping[str, str] = {}) -> dict[str, str]:
+    """The allowlisted environment of every CLI run: nothing else of this process is inherited."""
+    env = {k: os.environ[k] for k in ALLOWED_FROM_OS if k in os.environ}
+    env.update(
+        PATH=os.pathsep.join([str(cli.bin_dir), "/usr/local/bin", "/usr/bin", "/bin"]),
+        HOME=str(home),
+        PULUMI_HOME=str(pulumi_home),
+        PULUMI_CREDENTIAL_STORE="plaintext",
+        PULUMI_SKIP_UPDATE_CHECK="true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        PYTHONDONTWRITEBYTECODE="1",  # nothing written into a program folder
+    )
+    env.update(extra)
+    return env
