@@ -102,6 +102,11 @@ def test_login_with_a_token_file_for_a_team_then_whoami_and_env_ls(pulumi_cli, c
     assert sorted(envs.stdout.split()) == ["acme/infra/prod", "acme/infra/staging"]
     assert "globex" not in envs.stdout
 
+    # Every request the CLI made on this path has a route in the emulator.
+    counts = cloud.stats()["counts"]
+    assert not [k for k in counts if "unmatched" in k], counts
+    assert counts.get("GET /api/esc/environments") and counts.get("GET /api/user")
+
     text = user.everything_written()
     assert token not in text and not JWT.search(text)
     access = creds["accounts"][cloud.base_url]["accessToken"]
