@@ -28,7 +28,7 @@ test: $(STAMP)
 # The main job runs through the real Pulumi CLI where one can be had (`make pulumi` where Go is).
 demo: $(STAMP)
 	@if command -v go >/dev/null 2>&1; then \
-	  echo "make demo: first \`make pulumi\` (the real Pulumi CLI: about 7 minutes and 3.5 GB of Go caches the first time, seconds after)"; \
+	  echo "make demo: first \`make pulumi\` (the real Pulumi CLI: about 9 minutes and 3.2 GB of Go caches the first time, seconds after)"; \
 	  $(MAKE) --no-print-directory pulumi; fi
 	$(PY) -m demo
 
