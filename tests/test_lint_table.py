@@ -78,7 +78,10 @@ def allow(rules: dict[str, str], admin: bool = False) -> dict[str, Any]:
     return {"decision": "allow", "tokenType": "team", "teamName": "platform", "rules": {"aud": AUD, **rules}}
 
 
-def deny(rules: dict[str, str]) -> dict[str, Any]:
+def deny(rules: dict[str, str], admin: bool = False) -> dict[str, Any]:
+    """A deny for the same token as ``allow(..., admin)`` (a deny applies to its own token type)."""
+    if admin:
+        return {"decision": "deny", "tokenType": "organization", "rules": {"aud": AUD, **rules}}
     return {"decision": "deny", "tokenType": "team", "teamName": "platform", "rules": {"aud": AUD, **rules}}
 
 
@@ -273,14 +276,14 @@ cc(DANGEROUS, "any organization segment", allow({"sub": "org/*"}), reason="CC-OI
 cc(DANGEROUS, "branch only, any project", CC_SSH_DENY, allow({CC_VCS_REF: "refs/heads/main"}), reason="CC-OIDC: every project's main")
 cc(DANGEROUS, "project pinned, SSH reruns admitted", allow({"sub": CC_SUB, CC_VCS_REF: "refs/heads/main"}), reason="CC-OIDC: an SSH rerun is a shell holding the job's token (ssh-rerun claim)")
 cc(DANGEROUS, "SSH deny after the allow", allow({"sub": CC_SUB, CC_VCS_REF: "refs/heads/main"}), CC_SSH_DENY, reason="CC-OIDC: precedence is undocumented; a deny after the allow may never be reached")
-cc(DANGEROUS, "admin for any branch", CC_SSH_DENY, allow({"sub": CC_SUB}, admin=True), reason="CC-OIDC: organization admin for any pushed branch")
+cc(DANGEROUS, "admin for any branch", deny({SSH_RERUN: "true"}, admin=True), allow({"sub": CC_SUB}, admin=True), reason="CC-OIDC: organization admin for any pushed branch")
 cc(DANGEROUS, "project claim, SSH reruns admitted", allow({CC_PROJECT_CLAIM: CC_PROJECT, CC_VCS_REF: "refs/heads/main"}), reason="CC-OIDC: SSH rerun of a main job")
 cc(CAUTION, "project pinned, any branch", CC_SSH_DENY, allow({"sub": CC_SUB}), reason="CC-OIDC: the subject carries no branch; any writer's branch mints")
 cc(SAFE, "project and main, SSH denied first", CC_SSH_DENY, allow({"sub": CC_SUB, CC_VCS_REF: "refs/heads/main"}), reason="CC-OIDC: one project, one branch, no SSH reruns")
 cc(SAFE, "project and main, ssh-rerun false", allow({"sub": CC_SUB, CC_VCS_REF: "refs/heads/main", SSH_RERUN: "false"}), reason="CC-OIDC: the allow itself refuses SSH reruns")
 cc(SAFE, "project claim and main, SSH denied", CC_SSH_DENY, allow({CC_PROJECT_CLAIM: CC_PROJECT, CC_VCS_REF: "refs/heads/main"}), reason="CC-OIDC: one project, one branch")
 cc(SAFE, "project and restricted context", CC_SSH_DENY, allow({"sub": CC_SUB, CC_CONTEXTS: "5b7c0c3d-1111-2222-3333-444455556666"}), reason="CC-OIDC: a context restricted to a security group")
-cc(SAFE, "admin, main, SSH denied", CC_SSH_DENY, allow({"sub": CC_SUB, CC_VCS_REF: "refs/heads/main"}, admin=True), reason="CC-OIDC: one project's main for organization admin")
+cc(SAFE, "admin, main, SSH denied", deny({SSH_RERUN: "true"}, admin=True), allow({"sub": CC_SUB, CC_VCS_REF: "refs/heads/main"}, admin=True), reason="CC-OIDC: one project's main for organization admin")
 
 
 # ---------------------------------------------------------------------------------------------

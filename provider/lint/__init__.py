@@ -113,7 +113,7 @@ def lint_policies(
     for index, policy in enumerate(parsed):
         if policy.decision != "allow":
             continue
-        view = PolicyView(index, policy, profile, issuer_url, organization)
+        view = PolicyView(index, policy, profile, issuer_url, organization, tuple(parsed))
         for check in POLICY_CHECKS:
             findings += check(view)
     findings += overlaps(parsed)

@@ -31,13 +31,13 @@ RULES: dict[str, Rule] = {
     r.id: r
     for r in (
         Rule("OIDC001", "error", "allow policy identifies no workload (only aud/iss rules)"),
-        Rule("OIDC002", "error", "shared issuer without the tenant's immutable id pinned exactly", "issuer_url"),
-        Rule("OIDC003", "error", "wildcard in the owner/group/namespace part of an identity claim (repo:*, repo:org*/...)"),
-        Rule("OIDC004", "warning", "organization-wide subject (repo:org/*, project_path:group/*): new repositories too"),
-        Rule("OIDC005", "warning", "any branch or tag may mint the token (repo:o/r:*, ref:refs/heads/*)"),
+        Rule("OIDC002", "error", "shared issuer without the tenant pinned (immutable id, or exact tenant name in sub)", "issuer_url"),
+        Rule("OIDC003", "error", "wildcard ('*', '?' or '.') in the owner/group/organization part of an identity claim (repo:*, repo:org*/...)"),
+        Rule("OIDC004", "error", "organization-wide trust (repo:org/*, project_path:group/*, a workspace wildcard, or only the tenant id pinned)"),
+        Rule("OIDC005", "error", "any branch or tag may mint the token (ref:refs/heads/*, ref:....), unless ref_protected or an environment guards it (family 'release/*', Bitbucket, CircleCI: warning)"),
         Rule("OIDC006", "error", "pull-request / merge-request pipelines may mint the token (unreviewed code)"),
         Rule("OIDC007", "error", "identity taken from claims the workflow author controls, without an immutable anchor"),
-        Rule("OIDC008", "warning", "repository or project pinned by name only on a shared issuer (rename/recycling)", "issuer_url"),
+        Rule("OIDC008", "warning", "repository, project or owner pinned by name only on a shared issuer (rename/recycling)", "issuer_url"),
         Rule("OIDC010", "error", "aud missing, wildcarded or another relying party's audience"),
         Rule("OIDC011", "warning", "aud is not this organization's urn:pulumi:org:ORG"),
         Rule("OIDC012", "warning", "wildcard footgun: '.' is one-character wildcard, '?' is zero-or-one, '*' crosses '/' ':' '@', 'main*' prefix collision"),
@@ -48,9 +48,11 @@ RULES: dict[str, Rule] = {
         Rule("OIDC019", "warning", "uploaded JWKS problems (private key material or symmetric keys: error)", "issuer"),
         Rule("OIDC021", "info", "thumbprints configured (pinned certificates need rotating) or in the wrong format", "issuer"),
         Rule("OIDC023", "warning", "volatile claim pinned exactly (jti, run id, pod uid): matches one run only"),
-        Rule("OIDC024", "warning", "Kubernetes subject wildcards the namespace or service account, or trusts 'default'"),
+        Rule("OIDC024", "warning", "Kubernetes subject wildcards the service account or trusts 'default' (namespace wildcard, cluster-wide: error)"),
         Rule("OIDC025", "warning", "issuer on a private host without an uploaded JWKS: Pulumi Cloud cannot fetch its keys", "issuer"),
         Rule("OIDC026", "warning", f"policy count near Pulumi Cloud's limit of {MAX_POLICIES} per issuer"),
+        Rule("OIDC028", "error", "HCP Terraform run phase not pinned: a (speculative) plan gets the apply's token"),
+        Rule("OIDC030", "error", "CircleCI SSH reruns admitted: no deny of oidc.circleci.com/ssh-rerun before the allow"),
     )
 }
 """The rule catalog: id -> severity, title. The one table used by the linter, --help and docs."""

@@ -6,11 +6,13 @@ import re
 from dataclasses import dataclass
 
 from .. import wire
-from ..policy import Policy, match, parse_claim_path
+from ..policy import WILDCARDS, Policy, match, parse_claim_path
 from .catalog import RULES, Finding
-from .patterns import WIDE, exact_id, is_exact, literal, wide
+from .document_rules import covers
+from .patterns import WIDE, exact_id, is_exact, opens, wide
 from .profiles import IssuerProfile
 from .subjects import K8S_PREFIX, Subject, parse_subject
+
 
 @dataclass(frozen=True)
 class PolicyView:
@@ -21,6 +23,8 @@ class PolicyView:
     profile: IssuerProfile | None
     issuer_url: str | None
     organization: str | None
+    document: tuple[Policy, ...] = ()
+    """The whole ordered document, for rules that depend on what comes before this policy."""
 
     def rule(self, claim: str) -> str | None:
         """The pattern of the rule on ``claim`` (paths compared after unquoting), or None."""
@@ -71,9 +75,15 @@ def _no_workload(v: PolicyView) -> list[Finding]:
 
 
 def _tenant_pinned(v: PolicyView, profile: IssuerProfile) -> bool:
+    """The tenant's immutable id is pinned exactly, in a rule or inside sub."""
     if any(v.pinned(claim) for claim in profile.tenant_claims):
         return True
-    subject = v.subject
+    sub = v.rule("sub")
+    if sub is None:
+        return False
+    if profile.kind == "github" and _CUSTOM_ID_SUB.match(sub):
+        return True  # a custom subject template that starts with the owner's or repository's id
+    subject = parse_subject(sub)
     if subject is None:
         return False
     if profile.kind == "github":
@@ -81,13 +91,40 @@ def _tenant_pinned(v: PolicyView, profile: IssuerProfile) -> bool:
         return subject.kind == "github" and subject.tenant_id is not None and exact_id(subject.tenant_id)
     if profile.kind == "circleci":
         return subject.kind == "circleci" and subject.workload is not None and is_exact(subject.workload) and is_exact(subject.tenant)
+    if profile.kind == "bitbucket":
+        # The subject starts with the repository's UUID, which Bitbucket's own claim repositoryUuid repeats.
+        return subject.kind == "bitbucket" and subject.tenant != "" and is_exact(subject.tenant)
     return False
 
 
+_CUSTOM_ID_SUB = re.compile(r"(?:repository_owner_id|repository_id):\d+(?::|$)")
+
+
+def _named_tenant(v: PolicyView, profile: IssuerProfile) -> bool:
+    """The subject names the tenant (owner, top-level group, organization) exactly: no other
+    tenant's token can match; only whoever re-registers a deleted or renamed tenant's name can
+    (Sub:jugation), which OIDC008 reports as a warning."""
+    if profile.kind not in _TENANT_NAME_CLAIMS:
+        return False  # per-organization issuers (CircleCI, Bitbucket) are told apart by project or repository
+    if any(v.pinned(claim) for claim in _TENANT_NAME_CLAIMS[profile.kind]):
+        return True
+    subject = v.subject
+    return subject is not None and subject.kind == profile.kind and subject.tenant != "" and is_exact(subject.tenant)
+
+
+# Claims that name the tenant (the owner, the group, the organization) by name.
+_TENANT_NAME_CLAIMS = {
+    "github": ("repository", "repository_owner"),
+    "gitlab": ("project_path", "namespace_path"),
+    "terraform": ("terraform_organization_name",),
+}
+
+
 def _shared_issuer_tenant(v: PolicyView) -> list[Finding]:
-    """OIDC002: on a shared issuer, an allow must pin the tenant's immutable id exactly."""
+    """OIDC002: on a shared issuer, an allow must pin the tenant, by immutable id or by an exact
+    tenant name in sub (the name-reuse risk of the latter is OIDC008's)."""
     profile = v.profile
-    if profile is None or not profile.shared or _tenant_pinned(v, profile):
+    if profile is None or not profile.shared or _tenant_pinned(v, profile) or _named_tenant(v, profile):
         return []
     claims = " or ".join(profile.tenant_claims)
     loose = [c for c in profile.tenant_claims if v.rule(c) is not None]
@@ -107,6 +144,18 @@ def _shared_issuer_tenant(v: PolicyView) -> list[Finding]:
     ]
 
 
+def _open_tenant(v: PolicyView, subject: Subject) -> bool:
+    """The tenant part of a subject admits tenants its author did not name. A '.' counts
+    wherever names cannot contain one (GitHub owners, HCP Terraform organizations, UUIDs); a
+    GitLab group path may, so there it counts only without namespace_id pinned."""
+    parts = [subject.tenant] + ([subject.tenant_id] if subject.tenant_id is not None else [])
+    if any(opens(p) for p in parts):
+        return True
+    if any("." in p for p in parts):
+        return not (subject.kind == "gitlab" and v.pinned("namespace_id"))
+    return False
+
+
 def _tenant_wildcard(v: PolicyView) -> list[Finding]:
     """OIDC003: a wildcard in the owner/group/namespace part lets strangers match."""
     out = []
@@ -114,7 +163,7 @@ def _tenant_wildcard(v: PolicyView) -> list[Finding]:
     if sub is not None:
         subject = parse_subject(sub)
         if subject is None:
-            if sub[0] in WIDE:
+            if sub[0] in WILDCARDS:
                 out.append(
                     v.finding(
                         "OIDC003",
@@ -124,16 +173,15 @@ def _tenant_wildcard(v: PolicyView) -> list[Finding]:
                         "write the subject from its first character, e.g. 'repo:OWNER/REPO:ref:refs/heads/main'",
                     )
                 )
-        elif subject.kind in ("github", "gitlab", "circleci") and (
-            wide(subject.tenant) or (subject.tenant_id is not None and wide(subject.tenant_id))
-        ):
+        elif subject.kind in _EXAMPLE_SUB and _open_tenant(v, subject):
+            word = _TENANT_WORD[subject.kind]
             out.append(
                 v.finding(
                     "OIDC003",
                     "sub",
-                    f"{v.who}: sub {sub!r} has a wildcard in the {_TENANT_WORD[subject.kind]}, so "
-                    f"{_TENANT_WORD[subject.kind]}s you do not control match.",
-                    f"write the {_TENANT_WORD[subject.kind]} out: {_EXAMPLE_SUB[subject.kind]}",
+                    f"{v.who}: sub {sub!r} has a wildcard in the {word} ('*', '?', or '.', which is "
+                    f"Pulumi's one-character wildcard), so {word}s you do not control match.",
+                    f"write the {word} out: {_EXAMPLE_SUB[subject.kind]}",
                 )
             )
     # Name claims that carry the tenant: 'repository' = OWNER/REPO, 'project_path' = GROUP/PROJECT.
@@ -142,7 +190,7 @@ def _tenant_wildcard(v: PolicyView) -> list[Finding]:
         if pattern is None:
             continue
         tenant = pattern.split("/", 1)[0]
-        if wide(tenant):
+        if opens(tenant) or (word == "owner" and "." in tenant):
             out.append(
                 v.finding(
                     "OIDC003",
@@ -154,31 +202,55 @@ def _tenant_wildcard(v: PolicyView) -> list[Finding]:
     return out
 
 
-_TENANT_WORD = {"github": "owner", "gitlab": "group", "circleci": "organization", "kubernetes": "namespace"}
+_TENANT_WORD = {
+    "github": "owner",
+    "gitlab": "group",
+    "circleci": "organization",
+    "kubernetes": "namespace",
+    "terraform": "organization",
+    "bitbucket": "repository UUID",
+}
 _EXAMPLE_SUB = {
     "github": "'repo:OWNER/REPO:ref:refs/heads/main'",
     "gitlab": "'project_path:GROUP/PROJECT:ref_type:branch:ref:main'",
     "circleci": "'org/ORG_ID/project/PROJECT_ID/user/*'",
+    "terraform": "'organization:ORG:project:PROJECT:workspace:WORKSPACE:run_phase:apply'",
+    "bitbucket": "'{REPOSITORY_UUID}{ENVIRONMENT_UUID}:*'",
+}
+_WORKLOAD_WORD = {"github": "repository", "gitlab": "project", "circleci": "project", "terraform": "workspace"}
+
+# Per platform: the claim that pins the tenant, and the claims that name one workload in it.
+_TENANT_ONLY = {
+    "github": ("repository_owner_id", ("repository_id", "repository", "workflow_ref")),
+    "gitlab": ("namespace_id", ("project_id", "project_path")),
+    "terraform": (
+        "terraform_organization_id",
+        ("terraform_workspace_id", "terraform_workspace_name", "terraform_full_workspace"),
+    ),
 }
 
 
 def _org_wide(v: PolicyView) -> list[Finding]:
-    """OIDC004: a wildcard in the repository/project part trusts every (future) repository."""
+    """OIDC004: trust for every (future) repository, project or workspace of a tenant: a
+    wildcard in the workload part of sub, or the tenant pinned by claims and no workload named."""
     out = []
     sub = v.rule("sub")
     subject = parse_subject(sub) if sub is not None else None
-    if subject and subject.kind in ("github", "gitlab", "circleci") and not wide(subject.tenant):
+    if subject and subject.kind in _WORKLOAD_WORD and not opens(subject.tenant):
         workload = subject.workload
         if workload is None and subject.swallows_rest:
             workload = "*"
-        if workload is not None and (wide(workload) or (subject.workload_id is not None and wide(subject.workload_id))):
-            thing = {"github": "repository", "gitlab": "project", "circleci": "project"}[subject.kind]
+        project = subject.project if subject.kind == "terraform" else None
+        open_workload = workload is not None and (opens(workload) or (subject.workload_id is not None and opens(subject.workload_id)))
+        if open_workload or (project is not None and opens(project)):
+            thing = _WORKLOAD_WORD[subject.kind]
+            fits = workload if open_workload else f"project {project!r}"
             out.append(
                 v.finding(
                     "OIDC004",
                     "sub",
-                    f"{v.who}: sub {sub!r} matches every {thing} of {subject.tenant!r} whose name fits "
-                    f"{workload!r}, including ones created later.",
+                    f"{v.who}: sub {sub!r} matches every {thing} of {subject.tenant!r} that fits "
+                    f"{fits!r}, including ones created later.",
                     f"name the {thing}: {_EXAMPLE_SUB[subject.kind]} (one policy per {thing})",
                 )
             )
@@ -187,7 +259,7 @@ def _org_wide(v: PolicyView) -> list[Finding]:
         if pattern is None or "/" not in pattern:
             continue
         tenant, workload = pattern.split("/", 1)
-        if not wide(tenant) and wide(workload):
+        if not opens(tenant) and opens(workload):
             out.append(
                 v.finding(
                     "OIDC004",
@@ -197,30 +269,67 @@ def _org_wide(v: PolicyView) -> list[Finding]:
                     f"name it exactly, e.g. {claim}: '{tenant}/NAME' (and pin its numeric id)",
                 )
             )
+    platform = _platform(v)
+    if platform in _TENANT_ONLY and not out:
+        tenant_claim, workload_claims = _TENANT_ONLY[platform]
+        names_workload = (
+            any(v.rule(c) is not None for c in workload_claims)
+            or (subject is not None and subject.kind == platform and subject.workload is not None)
+            or (sub is not None and platform == "github" and re.search(r"(?:^|:)repository_id:\d+(?::|$)", sub) is not None)
+        )
+        if v.pinned(tenant_claim) and not names_workload:
+            thing = _WORKLOAD_WORD[platform]
+            out.append(
+                v.finding(
+                    "OIDC004",
+                    tenant_claim,
+                    f"{v.who} pins only the tenant ({tenant_claim} {v.rule(tenant_claim)!r}) and no {thing}: "
+                    f"every {thing} of it matches, including ones any member creates later.",
+                    f"name the {thing} too: {_EXAMPLE_SUB[platform]}, or pin its id "
+                    f"({workload_claims[0]})",
+                )
+            )
     return out
 
 
 _REF_PREFIXES = ("refs/heads/", "refs/tags/", "refs/")
+# Branch or tag names whoever can push chooses: a pattern that admits one admits any branch.
+_CHOSEN_NAMES = ("x", "evil", "zzzz", "main-evil", "mainx", "tmp/evil")
+_SCOPES = ("exact", "lookalike", "family", "any")
+"""How much a ref pattern admits, narrowest first: one ref; look-alikes of one ref ('.' or '?'
+inside the name); a named family ('release/*'); any ref whoever pushes can create."""
 
 
-def _any_ref(ref: str) -> bool:
-    """A ref pattern that admits any branch or tag name (``refs/heads/*``, ``*``)."""
+def _ref_scope(ref: str) -> str:
+    """The scope of a ref pattern (``refs/heads/main`` or GitLab's bare ``main``)."""
+    name = ref
     for prefix in _REF_PREFIXES:
-        if ref.startswith(prefix):
-            ref = ref[len(prefix) :]
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
             break
-    return ref[:1] != "" and ref[0] in WIDE
+    if is_exact(name):
+        return "exact"
+    if name[:1] in WILDCARDS or any(match(name, chosen) for chosen in _CHOSEN_NAMES):
+        return "any"
+    return "family" if "*" in name else "lookalike"
 
 
-def _context_any_ref(context: str) -> bool:
-    """A subject's context that admits any ref: ``*``, ``ref:*``, ``ref_type:*``, ``...:ref:*``."""
-    if context[:1] != "" and context[0] in WIDE:
-        return True
-    for key in ("ref_type:", "ref:"):
-        at = context.find(key)
-        if at >= 0 and (at == 0 or context[at - 1] == ":") and _any_ref(context[at + len(key) :]):
-            return True
-    return False
+_CONTEXT_PROBES = {
+    "github": ("ref:refs/heads/{}", "ref:refs/tags/{}", "environment:{}"),
+    "gitlab": ("ref_type:branch:ref:{}", "ref_type:tag:ref:{}"),
+}
+
+
+def _context_scope(context: str, platform: str) -> str:
+    """The scope of a GitHub or GitLab subject's context (everything after the repository)."""
+    if is_exact(context):
+        return "exact"
+    if any(match(context, probe.format(chosen)) for probe in _CONTEXT_PROBES[platform] for chosen in _CHOSEN_NAMES):
+        return "any"
+    ref = re.fullmatch(r"(?:ref_type:[a-z]+:)?ref:(.*)", context)
+    if ref is not None:
+        return _ref_scope(ref.group(1))
+    return "lookalike"
 
 
 def _pins_environment_or_branch(sub: str) -> bool:
@@ -229,58 +338,127 @@ def _pins_environment_or_branch(sub: str) -> bool:
     for key in ("environment:", "ref:"):
         for m in re.finditer(rf"(?:^|:){key}", sub):
             rest = sub[m.end() :]
-            if rest and rest[0] not in WIDE and not (key == "ref:" and _any_ref(rest)):
+            if rest and rest[0] not in WILDCARDS and not (key == "ref:" and _ref_scope(rest) == "any"):
                 return True
     return False
 
 
-def _any_branch(v: PolicyView) -> list[Finding]:
-    """OIDC005: any branch or tag (hence unprotected, unreviewed pushes) can mint the token."""
-    out = []
+def _narrowest(*scopes: str) -> str:
+    """Rules are ANDed, so the narrowest scope is the policy's."""
+    return min(scopes, key=_SCOPES.index)
+
+
+def _branch_scope(v: PolicyView, platform: str) -> tuple[str, str | None]:
+    """(scope, claim): which branches or tags a policy admits, and the claim that says so."""
+    sub = v.rule("sub")
     subject = v.subject
-    if subject and subject.kind in ("github", "gitlab"):
-        context = subject.effective_context
-        if context is not None and _context_any_ref(context):
-            out.append(
-                v.finding(
-                    "OIDC005",
-                    "sub",
-                    f"{v.who}: sub {v.rule('sub')!r} admits any branch, tag or event context, so a push "
-                    f"to any unprotected branch can mint {_a(v.policy.token_type)} token.",
-                    "name the ref or environment: '...:ref:refs/heads/main' or '...:environment:production' "
-                    "(GitLab: '...:ref_type:branch:ref:main')",
-                )
-            )
-    ref = v.rule("ref")
-    if ref is not None and _any_ref(ref):
-        out.append(
-            v.finding(
-                "OIDC005",
-                "ref",
-                f"{v.who}: ref {ref!r} admits any branch or tag, so a push to any unprotected branch "
-                f"can mint {_a(v.policy.token_type)} token.",
-                "pin the ref: 'refs/heads/main' (GitLab: 'main', and ref_protected: 'true')",
-            )
+    if platform in ("github", "gitlab"):
+        if subject is not None and subject.kind == platform:
+            context = subject.effective_context
+            scope = "exact" if context is None or context == "pull_request" else _context_scope(context, platform)
+        elif sub is not None:
+            scope = "exact" if _pins_environment_or_branch(sub) else "any"
+        else:
+            scope = "any"
+        claim = "sub" if sub is not None else None
+        ref = v.rule("ref")
+        if ref is not None and _SCOPES.index(_ref_scope(ref)) < _SCOPES.index(scope):
+            scope, claim = _ref_scope(ref), "ref"
+        return scope, claim
+    if platform == "bitbucket":
+        if (subject is not None and subject.kind == "bitbucket" and subject.workload is not None and is_exact(subject.workload)) or v.pinned("deploymentEnvironmentUuid"):
+            return "exact", "sub"
+        branch = v.rule("branchName")
+        return (_ref_scope(branch), "branchName") if branch is not None else ("any", "sub")
+    if platform == "circleci":
+        if v.pinned(_CIRCLECI_CONTEXTS):
+            return "exact", _CIRCLECI_CONTEXTS
+        ref = v.rule(_CIRCLECI_VCS_REF)
+        return (_ref_scope(ref), _CIRCLECI_VCS_REF) if ref is not None else ("any", "sub")
+    return "exact", None
+
+
+_CIRCLECI_VCS_REF = '"oidc.circleci.com/vcs-ref"'
+_CIRCLECI_CONTEXTS = '"oidc.circleci.com/context-ids"'
+_CIRCLECI_SSH_RERUN = '"oidc.circleci.com/ssh-rerun"'
+
+
+def _protected_by_platform(v: PolicyView, platform: str) -> str | None:
+    """A claim the platform sets only for protected refs or environments, pinned: which one."""
+    if platform == "gitlab":
+        for claim in ("ref_protected", "environment_protected"):
+            if v.rule(claim) == "true":
+                return claim
+    if platform == "github" and v.rule("environment") is not None and not opens(v.rule("environment") or ""):
+        return "environment"
+    return None
+
+
+_BRANCH_FIX = {
+    "github": "name the ref or environment: '...:ref:refs/heads/main' or '...:environment:production', "
+    "or add rule environment: 'production' (a protected environment)",
+    "gitlab": "name the branch ('...:ref_type:branch:ref:main') or add ref_protected: 'true' "
+    "(or environment_protected: 'true')",
+    "bitbucket": "pin the deployment environment ('{REPOSITORY_UUID}{ENVIRONMENT_UUID}:*') or "
+    "branchName: 'main'",
+    "circleci": "add '\"oidc.circleci.com/vcs-ref\"': 'refs/heads/main', or pin a restricted context "
+    "('\"oidc.circleci.com/context-ids\"': 'CONTEXT_ID')",
+}
+
+
+def _any_branch(v: PolicyView) -> list[Finding]:
+    """OIDC005: any branch or tag (hence unprotected, unreviewed pushes) can mint the token,
+    unless a claim the platform protects guards it (GitLab ref_protected / environment_protected,
+    a GitHub environment). Error where the subject can name the ref (GitHub, GitLab); a warning
+    for a named family ('release/*') and where it cannot (Bitbucket, CircleCI)."""
+    platform = _platform(v)
+    if platform not in _BRANCH_FIX:
+        return []
+    scope, claim = _branch_scope(v, platform)
+    if scope not in ("any", "family") or _protected_by_platform(v, platform):
+        return []
+    pattern = v.rule(claim) if claim else None
+    where = f"{claim} {pattern!r} admits" if pattern is not None else "names no branch, tag or environment, so it admits"
+    token = f"{_a(v.policy.token_type)} token"
+    if scope == "family":
+        severity = "warning"
+        message = (
+            f"{v.who}: {where} every branch or tag of that family: whoever can create one "
+            f"can mint {token}, unless a ruleset or protected-branch pattern covers the family."
         )
-    return out
+    else:
+        severity = "error" if platform in ("github", "gitlab") else "warning"
+        message = f"{v.who}: {where} any branch, tag or event context: a push to any unprotected branch can mint {token}."
+    return [
+        v.finding(
+            "OIDC005",
+            claim,
+            message,
+            _BRANCH_FIX[platform],
+            severity,
+        )
+    ]
 
 
 _GITHUB_CLAIMS = frozenset({"repository_id", "repository_owner_id", "repository", "repository_owner", "job_workflow_ref", "event_name"})
 _GITLAB_CLAIMS = frozenset({"namespace_id", "namespace_path", "project_id", "project_path", "pipeline_source", "ref_protected"})
+_TERRAFORM_CLAIMS = frozenset({"terraform_organization_id", "terraform_workspace_id", "terraform_run_phase", "terraform_workspace_name"})
+_BITBUCKET_CLAIMS = frozenset({"repositoryUuid", "workspaceUuid", "deploymentEnvironmentUuid", "branchName", "stepUuid"})
 
 
 def _platform(v: PolicyView) -> str | None:
-    """Which CI platform the policy is written for: its issuer, its subject or its claims."""
-    if v.profile is not None and v.profile.kind in ("github", "gitlab"):
+    """Which platform the policy is written for: its issuer, its subject or its claims."""
+    if v.profile is not None and v.profile.kind in ("github", "gitlab", "terraform", "bitbucket", "circleci", "kubernetes"):
         return v.profile.kind
     subject = v.subject
-    if subject is not None and subject.kind in ("github", "gitlab"):
+    if subject is not None:
         return subject.kind
     claims = {parse_claim_path(p)[0] for p in v.policy.rules}
-    if claims & _GITHUB_CLAIMS:
-        return "github"
-    if claims & _GITLAB_CLAIMS:
-        return "gitlab"
+    for platform, known in (("github", _GITHUB_CLAIMS), ("gitlab", _GITLAB_CLAIMS), ("terraform", _TERRAFORM_CLAIMS), ("bitbucket", _BITBUCKET_CLAIMS)):
+        if claims & known:
+            return platform
+    if any(c.startswith("oidc.circleci.com/") for c in claims):
+        return "circleci"
     return None
 
 
@@ -307,18 +485,17 @@ def _pull_requests(v: PolicyView) -> list[Finding]:
             sub_admits
             and (_admits(v, "event_name", "pull_request") or _admits(v, "event_name", "pull_request_target"))
             and _admits(v, "ref", "refs/pull/1/merge")
+            and _protected_by_platform(v, platform) is None
         )
         what = "pull_request workflows (code from any branch, before review)"
         fix = "pin the ref or environment in sub ('repo:OWNER/REPO:ref:refs/heads/main'), or add event_name: 'push'"
     elif platform == "gitlab":
-        if subject is not None and subject.kind == "gitlab":
-            context = subject.effective_context
-            ref_any = context is not None and _context_any_ref(context)
-        else:
-            ref = v.rule("ref")
-            ref_any = ref is None or _any_ref(ref)
+        ref_any = _branch_scope(v, platform)[0] == "any"
         admitted = (
-            ref_any and _admits(v, "ref_protected", "false") and _admits(v, "pipeline_source", "merge_request_event")
+            ref_any
+            and _admits(v, "ref_protected", "false")
+            and _admits(v, "environment_protected", "false")
+            and _admits(v, "pipeline_source", "merge_request_event")
         )
         what = "merge-request pipelines (unprotected branches, before review)"
         fix = "pin the branch in sub ('...:ref_type:branch:ref:main') or add ref_protected: 'true'"
@@ -413,13 +590,15 @@ def _name_only(v: PolicyView) -> list[Finding]:
     if not named:
         return []
     id_claim = profile.id_claims[0]
+    owner = "" if _tenant_pinned(v, profile) else " (and the owner, organization or group too: no tenant id is pinned)"
     return [
         v.finding(
             "OIDC008",
             named[0],
-            f"{v.who} names the repository/project by {named[0]} only: if it is renamed or deleted, "
-            "whoever takes the name inherits this trust.",
+            f"{v.who} names the repository/project by {named[0]} only{owner}: if it is renamed or "
+            "deleted, whoever takes the name inherits this trust.",
             f"add rule {id_claim}: '<numeric id>'"
+            + (f" and {profile.tenant_claims[0]}" if owner else "")
             + (" or use the immutable subject repo:OWNER@ID/REPO@ID:..." if profile.kind == "github" else ""),
         )
     ]
@@ -493,7 +672,7 @@ def _footguns(v: PolicyView) -> list[Finding]:
 def _pattern_footguns(pattern: str) -> list[tuple[str, str]]:
     """(problem, fix) for each footgun in one pattern."""
     out = []
-    dots = [i for i, c in enumerate(pattern) if c == "." and 0 < i < len(pattern) - 1 and literal(pattern[i - 1]) and literal(pattern[i + 1])]
+    dots = [i for i, c in enumerate(pattern) if c == "."]
     if dots:
         i = dots[0]
         example = pattern[:i] + "X" + pattern[i + 1 :]
@@ -510,7 +689,8 @@ def _pattern_footguns(pattern: str) -> list[tuple[str, str]]:
         out.append(
             (
                 f"'?' matches zero or one character (not exactly one), so this also matches {example!r}.",
-                "use '.' for exactly one character, or write the value out",
+                "write the value out (one policy per value if there are several); '.' is no fix, "
+                "it is Pulumi's one-character wildcard",
             )
         )
     m = re.search(r"[/:@]\*[/:@]", pattern)  # '*' standing for one '/', ':' or '@' separated segment
@@ -560,6 +740,8 @@ def _org_admin(v: PolicyView) -> list[Finding]:
     sub = v.rule("sub")
     if sub is not None and (is_exact(sub) or _circleci_project_on_one_branch(v, sub)):
         return []
+    if v.pinned("terraform_workspace_id") and v.rule("terraform_run_phase") == "apply":
+        return []  # one workspace's apply phase, by immutable id: as narrow as an exact sub
     what = f"sub {sub!r} is not exact" if sub is not None else "it does not pin sub"
     return [
         v.finding(
@@ -567,8 +749,9 @@ def _org_admin(v: PolicyView) -> list[Finding]:
             "sub",
             f"{v.who} grants organization admin but {what}: every workload it matches is an admin.",
             "pin sub exactly (no '*', '?' or '.'), e.g. 'repo:OWNER/REPO:environment:production' (CircleCI: "
-            "'org/O/project/P/user/*' with '\"oidc.circleci.com/vcs-ref\"': 'refs/heads/main'), or grant "
-            "a team token or a custom role instead of admin",
+            "'org/O/project/P/user/*' with '\"oidc.circleci.com/vcs-ref\"': 'refs/heads/main'; HCP Terraform: "
+            "terraform_workspace_id 'ws-...' with terraform_run_phase 'apply'), or grant a team token or a "
+            "custom role instead of admin",
         )
     ]
 
@@ -605,7 +788,9 @@ def _kubernetes(v: PolicyView) -> list[Finding]:
         wide_at = min((sub.index(c) for c in WIDE if c in sub), default=-1)
         if wide_at > 0 and K8S_PREFIX.startswith(sub[:wide_at]):
             # 'system:*' reaches every service account of every namespace.
-            return [v.finding("OIDC024", "sub", f"{v.who}: sub {sub!r} matches every namespace's service accounts.", fix)]
+            return [
+                v.finding("OIDC024", "sub", f"{v.who}: sub {sub!r} is cluster-wide: it matches every namespace's service accounts.", fix, "error")
+            ]
     if subject is None or subject.kind != "kubernetes":
         if v.profile is not None and v.profile.kind == "kubernetes" and sub is None:
             account = v.rule('"kubernetes.io".serviceaccount.name')
@@ -620,15 +805,105 @@ def _kubernetes(v: PolicyView) -> list[Finding]:
                     )
                 ]
         return []
-    if wide(subject.tenant):
-        problem = f"the namespace part {subject.tenant!r} has a wildcard: any namespace's service account matches"
-    elif subject.workload is None or wide(subject.workload):
+    if not is_exact(subject.tenant):
+        # Namespace names are DNS labels (no '.'), so any wildcard there, '.' included, reaches
+        # namespaces the author did not name: cluster-wide trust, an error.
+        return [
+            v.finding(
+                "OIDC024",
+                "sub",
+                f"{v.who}: sub {sub!r} is cluster-wide: the namespace part {subject.tenant!r} has a wildcard, "
+                "so a service account of that name in any (new) namespace matches.",
+                fix,
+                "error",
+            )
+        ]
+    if subject.workload is None or wide(subject.workload):
         problem = f"the service-account part {subject.workload or '*'!r} has a wildcard: any service account in {subject.tenant!r} matches"
     elif subject.workload == "default":
         problem = f"it trusts the 'default' service account: every pod in {subject.tenant!r} without its own account runs as it"
     else:
         return []
     return [v.finding("OIDC024", "sub", f"{v.who}: sub {sub!r}: {problem}.", fix)]
+
+
+def _run_phase(v: PolicyView) -> list[Finding]:
+    """OIDC028: an HCP Terraform allow that does not pin the run phase. Plans run for any
+    branch's pull request (speculative plans) and need no confirmation, so a plan could get
+    what was meant for the apply of the workspace's own branch."""
+    if _platform(v) != "terraform":
+        return []
+    phase = v.rule("terraform_run_phase")
+    if phase is not None and is_exact(phase):
+        return []
+    subject = v.subject
+    where = "it does not pin terraform_run_phase"
+    if subject is not None and subject.kind == "terraform":
+        context = subject.effective_context
+        if context is None:
+            return []  # the subject stops before run_phase: it matches no token at all
+        if context.startswith("run_phase:") and is_exact(context[len("run_phase:") :]):
+            return []
+        where = f"sub {v.rule('sub')!r} leaves the run phase open"
+    return [
+        v.finding(
+            "OIDC028",
+            "sub" if v.rule("sub") is not None else "terraform_run_phase",
+            f"{v.who}: {where}, so a plan (speculative plans run for pull requests from any branch) "
+            f"can mint the same {v.policy.token_type} token as an apply.",
+            "end sub with ':run_phase:apply' (or add terraform_run_phase: 'apply'); give plans their own "
+            "policy with a read-only grant",
+        )
+    ]
+
+
+def _denies_ssh_reruns(deny: Policy, allow: Policy) -> bool:
+    """``deny`` refuses every SSH-rerun token ``allow`` would take: same token, and rules only
+    on the ssh-rerun claim (matching true) besides aud/iss equal to the allow's."""
+    if deny.decision != "deny" or deny.token_type != allow.token_type:
+        return False
+    if deny.name_pattern is not None and not covers(deny.name_pattern, allow.name_pattern or ""):
+        return False
+    allow_rules = {parse_claim_path(k): p for k, p in allow.rules.items()}
+    ssh = False
+    for path, pattern in deny.rules.items():
+        key = parse_claim_path(path)
+        if key == parse_claim_path(_CIRCLECI_SSH_RERUN):
+            ssh = match(pattern, "true")
+        elif key not in _IDENTIFYING_EXCEPT or not covers(pattern, allow_rules.get(key, "")):
+            return False
+    return ssh
+
+
+def _ssh_rerun(v: PolicyView) -> list[Finding]:
+    """OIDC030: a CircleCI allow that admits tokens of SSH reruns: a debug session gives a shell
+    in the job, token included, to whoever started it. CircleCI marks them with the claim
+    oidc.circleci.com/ssh-rerun. A deny placed first refuses them whatever the service's
+    precedence (Pulumi does not document it)."""
+    if _platform(v) != "circleci":
+        return []
+    own = v.rule(_CIRCLECI_SSH_RERUN)
+    if own is not None and not match(own, "true"):
+        return []
+    if any(_denies_ssh_reruns(p, v.policy) for p in v.document[: v.index]):
+        return []
+    later = [j for j, p in enumerate(v.document) if j > v.index and _denies_ssh_reruns(p, v.policy)]
+    where = f"the deny of SSH reruns comes after it (policy {later[0]})" if later else "no deny before it refuses SSH reruns"
+    p = v.policy
+    name = {"team": "team_name", "personal": "user_login", "runner": "runner_id"}.get(p.token_type)
+    scope = f", {name}: {p.name_pattern!r}" if name and p.name_pattern else ""
+    aud = v.rule("aud")
+    return [
+        v.finding(
+            "OIDC030",
+            _CIRCLECI_SSH_RERUN,
+            f"{v.who} admits CircleCI jobs rerun with SSH ({where}): whoever reruns a job with SSH gets "
+            "a shell holding its token.",
+            f"put this deny first in the list: {{decision: deny, token_type: {p.token_type}{scope}, rules: "
+            f"{{aud: {aud!r}, '{_CIRCLECI_SSH_RERUN}': 'true'}}}} (first, it holds whatever the service's "
+            f"precedence), or add the rule '{_CIRCLECI_SSH_RERUN}': 'false' to this allow",
+        )
+    ]
 
 
 POLICY_CHECKS = (
@@ -645,4 +920,6 @@ POLICY_CHECKS = (
     _org_admin,
     _volatile,
     _kubernetes,
+    _run_phase,
+    _ssh_rerun,
 )
