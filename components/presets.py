@@ -150,6 +150,12 @@ class Grant:
             **names,
         )
 
+    def deny(self, rules: Mapping[str, str]) -> Policy:
+        """A deny policy refusing this grant's token to workloads whose claims match ``rules``."""
+        name_field = TOKEN_TYPES[self.token_type].name_field
+        names = {name_field: self.name} if name_field else {}
+        return Policy(decision="deny", token_type=self.token_type, rules=dict(rules), **names)
+
 
 # (argument, what it names) of each named token type, for error messages.
 _GRANT_NAMES = {"team": ("team", "a team name"), "personal": ("login", "a user login"), "runner": ("runner_id", "a deployment runner id")}
@@ -551,12 +557,23 @@ def circleci(org_id: str, project_id: str, *, organization: str, grant: Grant) -
     and request the token with the Pulumi audience: ``circleci run oidc get --claims
     '{"aud": "urn:pulumi:org:ORG"}'`` (CircleCI's default audience is the organization id).
 
-    Returns one allow policy with rules ``aud`` (``urn:pulumi:org:<organization>``) and ``sub``
-    ``org/ORG_ID/project/PROJECT_ID/user/*``: the project is pinned by its immutable id; the
-    trailing ``*`` admits any user, which is what CircleCI's subject varies by. Restrict who can
-    run the pipeline with CircleCI contexts and branch protection.
+    Returns two policies, in this order: a deny of jobs rerun with SSH (claim
+    ``oidc.circleci.com/ssh-rerun`` true: a debug shell holding the job's token; first, so it
+    holds whatever the service's precedence), then an allow with rules ``aud``
+    (``urn:pulumi:org:<organization>``) and ``sub`` ``org/ORG_ID/project/PROJECT_ID/user/*``: the
+    project is pinned by its immutable id; the trailing ``*`` admits any user, which is what
+    CircleCI's subject varies by. The subject carries no branch, so the linter warns (OIDC005):
+    restrict who can run the pipeline with CircleCI contexts and branch protection.
     """
     aud = _audience(organization)
     org = _check_uuid("org_id", org_id, _CIRCLECI_HINT)
     project = _check_uuid("project_id", project_id, _CIRCLECI_HINT)
-    return [_check_grant(grant).allow({"aud": aud, "sub": f"org/{org}/project/{project}/user/*"})]
+    grant = _check_grant(grant)
+    return [
+        grant.deny({"aud": aud, CIRCLECI_SSH_RERUN_CLAIM: "true"}),
+        grant.allow({"aud": aud, "sub": f"org/{org}/project/{project}/user/*"}),
+    ]
+
+
+CIRCLECI_SSH_RERUN_CLAIM = '"oidc.circleci.com/ssh-rerun"'
+"""The claim path of CircleCI's SSH-rerun flag (the claim's name contains dots, hence the quotes)."""

@@ -86,6 +86,13 @@ def test_help_on_the_command_and_every_subcommand():
     assert all(rule_id in lint_help for rule_id in RULES)
 
 
+def test_the_readme_rule_list_is_the_one_lint_help_prints():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rules = [line for line in cli("lint", "--help").stdout.splitlines() if line.startswith("  OIDC")]
+    assert len(rules) == len(RULES)
+    assert "\n".join(rules) in readme
+
+
 def test_no_subcommand_is_a_usage_error():
     out = cli()
     assert out.returncode == 2 and "oidc-trust: error:" in out.stderr

@@ -266,7 +266,10 @@ def test_issuer_url_helper_checks(make, message):
 
 
 def test_circleci_policy():
-    (policy,) = circleci(ORG_ID, PROJECT_ID, organization=ORG, grant=TEAM)
+    ssh_deny, policy = circleci(ORG_ID, PROJECT_ID, organization=ORG, grant=TEAM)
+    assert (ssh_deny.decision, ssh_deny.token_type, ssh_deny.team_name) == ("deny", "team", "platform")
+    assert ssh_deny.rules == {"aud": AUD, '"oidc.circleci.com/ssh-rerun"': "true"}
+    assert policy.decision == "allow"
     assert policy.rules == {"aud": AUD, "sub": f"org/{ORG_ID}/project/{PROJECT_ID}/user/*"}
 
 

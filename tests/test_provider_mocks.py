@@ -142,7 +142,7 @@ def test_lint_warnings_are_shown_at_preview_from_the_program_side(caplog):
             issuer_url="https://token.actions.githubusercontent.com",
             policies=[{"decision": "allow", "token_type": "team", "team_name": "platform",
                        "rules": {"aud": "urn:pulumi:org:acme", "repository_owner_id": "1",
-                                 "sub": "repo:acme/*"}}],
+                                 "sub": "repo:acme/site.io:ref:refs/heads/main"}}],
         )
         return issuer.urn
 
@@ -150,4 +150,4 @@ def test_lint_warnings_are_shown_at_preview_from_the_program_side(caplog):
         program()
     err = "\n".join(r.getMessage() for r in caplog.records)  # the engine's log, as mocks deliver it
     assert "OIDC017 warning" in err  # loopback http: local testing only
-    assert "OIDC004 warning" in err  # every repository of acme
+    assert "OIDC012 warning" in err  # the '.' in site.io is a one-character wildcard

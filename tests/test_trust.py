@@ -170,7 +170,7 @@ def test_unpinned_tenant_on_a_shared_issuer_fails_check_the_preset_does_not():
     _trust, monitor = build(**GITHUB)
     assert check_failures(monitor.one(POLICY).inputs) == []
     loose = [{"decision": "allow", "token_type": "team", "team_name": "platform",
-              "rules": {"aud": audience_for("acme"), "sub": "repo:acme/infra:ref:refs/heads/main"}}]  # fmt: skip
+              "rules": {"aud": audience_for("acme"), "job_workflow_ref": "acme/deploy/.github/workflows/d.yml@refs/heads/main"}}]  # fmt: skip
     _trust, monitor = build(organization="acme", issuer_url=GITHUB_ISSUER_URL, policies=loose)
     assert any("OIDC002" in message for _, message in check_failures(monitor.one(POLICY).inputs))
 

@@ -1,0 +1,170 @@
+"""The rule catalog (research/peers.md §2.4), findings, reports and waivers.
+
+``RULES`` is the one table of rule ids, default severities and titles: the linter, ``--help`` and
+the README's rule list all come from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from ..policy import MAX_POLICIES
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the rule catalog."""
+
+    id: str
+    severity: str
+    """The default severity; a finding may be stricter or milder (named in the rule's title)."""
+    title: str
+    needs: str | None = None
+    """None: any policy document; "issuer_url": issuer-specific; "issuer": issuer settings."""
+
+
+RULES: dict[str, Rule] = {
+    r.id: r
+    for r in (
+        Rule("OIDC001", "error", "allow policy identifies no workload (only aud/iss rules)"),
+        Rule("OIDC002", "error", "shared issuer without the tenant pinned (immutable id, or exact tenant name in sub)", "issuer_url"),
+        Rule("OIDC003", "error", "wildcard ('*', '?' or '.') in the owner/group/organization part of an identity claim (repo:*, repo:org*/...)"),
+        Rule("OIDC004", "error", "organization-wide trust (repo:org/*, project_path:group/*, a workspace wildcard, or only the tenant id pinned)"),
+        Rule("OIDC005", "error", "any branch or tag may mint the token (ref:refs/heads/*, ref:....), unless ref_protected or an environment guards it (family 'release/*', Bitbucket, CircleCI: warning)"),
+        Rule("OIDC006", "error", "pull-request / merge-request pipelines may mint the token (unreviewed code)"),
+        Rule("OIDC007", "error", "identity taken from claims the workflow author controls, without an immutable anchor"),
+        Rule("OIDC008", "warning", "repository, project or owner pinned by name only on a shared issuer (rename/recycling)", "issuer_url"),
+        Rule("OIDC010", "error", "aud missing, wildcarded or another relying party's audience"),
+        Rule("OIDC011", "warning", "aud is not this organization's urn:pulumi:org:ORG"),
+        Rule("OIDC012", "warning", "wildcard footgun: '.' is one-character wildcard, '?' is zero-or-one, '*' crosses '/' ':' '@', 'main*' prefix collision"),
+        Rule("OIDC013", "error", "allow shadowed by a deny, or made redundant by a broader allow for the same token"),
+        Rule("OIDC015", "error", "organization token with admin for a subject that is not exact"),
+        Rule("OIDC016", "warning", "long token lifetime (issuer maxExpiration > 1 h for CI issuers, > 24 h anywhere)", "issuer"),
+        Rule("OIDC017", "error", "issuer URL not https (loopback http: warning), or with query, fragment or userinfo", "issuer"),
+        Rule("OIDC019", "warning", "uploaded JWKS problems (private key material or symmetric keys: error)", "issuer"),
+        Rule("OIDC021", "info", "thumbprints configured (pinned certificates need rotating) or in the wrong format", "issuer"),
+        Rule("OIDC023", "warning", "volatile claim pinned exactly (jti, run id, pod uid): matches one run only"),
+        Rule("OIDC024", "warning", "Kubernetes subject wildcards the service account or trusts 'default' (namespace wildcard, cluster-wide: error)"),
+        Rule("OIDC025", "warning", "issuer on a private host without an uploaded JWKS: Pulumi Cloud cannot fetch its keys", "issuer"),
+        Rule("OIDC026", "warning", f"policy count near Pulumi Cloud's limit of {MAX_POLICIES} per issuer"),
+        Rule("OIDC028", "error", "HCP Terraform run phase not pinned: a (speculative) plan gets the apply's token"),
+        Rule("OIDC030", "error", "CircleCI SSH reruns admitted: no deny of oidc.circleci.com/ssh-rerun before the allow"),
+    )
+}
+"""The rule catalog: id -> severity, title. The one table used by the linter, --help and docs."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One lint finding. ``message`` names the policy, the claim and what is wrong; ``fix`` says
+    what to write instead."""
+
+    id: str
+    severity: str
+    message: str
+    fix: str
+    policy: int | None = None
+    claim: str | None = None
+    waiver: str | None = None
+    """The waiver's reason when the finding was waived (see ``apply_waivers``)."""
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "id": self.id,
+            "severity": self.severity,
+            "policy": self.policy,
+            "claim": self.claim,
+            "message": self.message,
+            "fix": self.fix,
+            "title": RULES[self.id].title if self.id in RULES else None,
+        }
+        if self.waiver is not None:
+            out["waived"] = self.waiver
+        return out
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.severity}: {self.message} Fix: {self.fix}"
+
+
+class WaiverError(ValueError):
+    """A waiver is unusable: empty reason or unknown rule id. ``problems`` lists each one."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class LintReport:
+    """What ``lint`` found: ``active`` findings count, ``waived`` ones carry their reason."""
+
+    active: tuple[Finding, ...]
+    waived: tuple[Finding, ...] = ()
+
+    @property
+    def errors(self) -> list[Finding]:
+        return errors(self.active)
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.active if f.severity == "warning"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "findings": [f.to_json() for f in self.active],
+            "waived": [f.to_json() for f in self.waived],
+        }
+
+
+def check_waivers(waivers: Mapping[str, str]) -> list[str]:
+    """Problems with a waiver map (empty list: usable). Each problem names the waiver and the fix."""
+    problems = []
+    for rule_id, reason in waivers.items():
+        if rule_id not in RULES:
+            problems.append(
+                f"lint waiver {rule_id!r} names no lint rule; use one of the catalog ids "
+                f"({', '.join(RULES)}), e.g. {{'OIDC012': 'repository name has a dot'}}"
+            )
+        elif not isinstance(reason, str) or not reason.strip():
+            problems.append(f"lint waiver {rule_id!r} has no reason; say why the finding is acceptable")
+    return problems
+
+
+def apply_waivers(
+    findings: Iterable[Finding], waivers: Mapping[str, str]
+) -> tuple[list[Finding], list[Finding]]:
+    """Split findings into (active, waived); waived findings carry the waiver's reason.
+
+    Raises ``WaiverError`` when a waiver has an empty reason or names an unknown rule id: a
+    typo in a waiver must not silently leave a finding active, nor waive one with no reason.
+    """
+    problems = check_waivers(waivers)
+    if problems:
+        raise WaiverError(problems)
+    active, waived = [], []
+    for f in findings:
+        if f.id in waivers:
+            waived.append(dataclasses.replace(f, waiver=waivers[f.id].strip()))
+        else:
+            active.append(f)
+    return active, waived
+
+
+def errors(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings of severity "error"."""
+    return [f for f in findings if f.severity == "error"]
+
+
+def catalog_text() -> str:
+    """The rule catalog as text lines (``--help`` and docs)."""
+    lines = []
+    for r in RULES.values():
+        scope = {None: "", "issuer_url": " [needs --issuer]", "issuer": " [issuer settings]"}[r.needs]
+        lines.append(f"  {r.id} {r.severity:<7} {r.title}{scope}")
+    return "\n".join(lines)
