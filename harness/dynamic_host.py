@@ -29,7 +29,13 @@ UNKNOWN = rpc.UNKNOWN
 
 
 def to_struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
-    return asyncio.run(rpc.serialize_properties(dict(props), {}))
+    # A private loop, not asyncio.run: that one leaves the thread without a current event loop,
+    # which breaks any later pulumi.runtime.test in the same test process.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(rpc.serialize_properties(dict(props), {}))
+    finally:
+        loop.close()
 
 
 def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
