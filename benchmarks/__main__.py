@@ -94,13 +94,14 @@ def round_trips_and_state(figures: Figures) -> None:
 
         measure("create issuer", lambda: issuer.create(iprops), 2, "1 lookup by URL (never a second issuer) + 1 POST")
         pprops = {"organization": org, "issuer_id": issuer.outputs["issuer_id"], "policies": team_policies(org, "a")}
-        measure("create policy", lambda: policy.create(pprops), 2, "GET (the policy id) + PATCH")
+        measure("create policy", lambda: policy.create(pprops), 2, "GET (the policy id; whose document it is) + PATCH")
         measure("no-op preview (check+diff, both)", lambda: (issuer.diff(iprops), policy.diff(pprops)), 0, "diff is local")
         measure("refresh (read, both)", lambda: (issuer.read(), policy.read()), 2, "1 GET each")
         measure("update issuer", lambda: issuer.update({**iprops, "max_expiration_seconds": 3600}), 1, "1 PATCH")
         measure("update policy", lambda: policy.update({**pprops, "policies": team_policies(org, "b")}), 2,
                 "GET (version check) + PATCH")
-        measure("delete policy (close the issuer)", policy.delete, 1, "1 PATCH of CLOSED")
+        measure("delete policy (close the issuer)", policy.delete, 2,
+                "GET (is the document still this resource's version?) + PATCH of CLOSED")
         measure("delete issuer", issuer.delete, 1, "1 DELETE")
 
         for res in (issuer, policy):

@@ -26,7 +26,8 @@ from pulumi_oidc_trust.provider import wire
 from pulumi_oidc_trust.provider.duration import parse_duration
 from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, exchange
 from pulumi_oidc_trust.provider.lint import RULES, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies
-from pulumi_oidc_trust.provider.policy import TOKEN_TYPES, Policy, PolicyError, parse_policies
+from pulumi_oidc_trust.provider.policy import SERVICE_DEFAULT_MEANING, TOKEN_TYPES, Document, PolicyError
+from pulumi_oidc_trust.provider.policy import read_document as read_policy_document
 from pulumi_oidc_trust.provider.simulate import (
     DecodedToken,
     TokenError,
@@ -70,17 +71,17 @@ def read_document(path: str, what: str) -> Any:
         raise InputError(f"{what} file '{path}' is neither JSON nor YAML{at}; fix its syntax")
 
 
-def load_policies(path: str) -> list[Policy]:
-    """Policies from a list (wire or snake_case keys) or an object with a ``policies`` key."""
+def load_policies(path: str) -> Document:
+    """Whatever the service returns or a person writes: a list of policies (wire or snake_case
+    keys), or an object with a ``policies`` list (the whole GET answer); the service's default
+    document is read as what it is (it denies every exchange), not refused."""
     document = read_document(path, "policies")
-    if isinstance(document, dict) and "policies" in document:
-        document = document["policies"]
-    if not isinstance(document, list):
+    if not isinstance(document, list) and not (isinstance(document, dict) and "policies" in document):
         raise InputError(
             f"policies file '{path}' holds no list of policies; write a list, or an object with a 'policies' list"
         )
     try:
-        return parse_policies(document)
+        return read_policy_document(document)
     except PolicyError as e:
         raise InputError(f"policies file '{path}': {e}")
 
@@ -114,7 +115,8 @@ def parse_waivers(items: Sequence[str]) -> dict[str, str]:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    policies = load_policies(args.policies)
+    document = load_policies(args.policies)
+    policies = list(document.policies)
     try:
         request = build_request(args.token_type, team=args.team, user=args.user, runner=args.runner, admin=args.admin)
     except ValueError as e:
@@ -127,9 +129,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         claims = token.claims
     decision = simulate(policies, claims, request)
     if args.format == "json":
-        _print_json(render_json(decision, request, token=token))
+        out = render_json(decision, request, token=token)
+        if document.service_default:
+            out["document"] = {"service_default": True, "meaning": SERVICE_DEFAULT_MEANING}
+        _print_json(out)
     else:
-        print(render_text(decision, policies, request, token=token))
+        text = render_text(decision, policies, request, token=token)
+        if document.service_default:
+            text += f"\npolicies: {SERVICE_DEFAULT_MEANING}"
+        print(text)
     return EXIT_OK if decision.allowed else EXIT_REFUSED
 
 
@@ -179,8 +187,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
             max_expiration_seconds=_seconds(args.max_expiration, "--max-expiration"),
             thumbprints=args.thumbprint or None,
         )
+    document = None
     if args.policies is not None:
-        findings += lint_policies(load_policies(args.policies), issuer_url=args.issuer, organization=args.org)
+        document = load_policies(args.policies)
+        findings += lint_policies(list(document.policies), issuer_url=args.issuer, organization=args.org)
     try:
         active, waived = apply_waivers(findings, waivers)
     except WaiverError as e:
@@ -194,9 +204,13 @@ def cmd_lint(args: argparse.Namespace) -> int:
                 "findings": [f.to_json() for f in active],
                 "waived": [f.to_json() for f in waived],
                 "skipped": skipped,
+                **({"document": {"service_default": True, "meaning": SERVICE_DEFAULT_MEANING}}
+                   if document is not None and document.service_default else {}),
             }
         )
     else:
+        if document is not None and document.service_default:
+            print(f"policies: {SERVICE_DEFAULT_MEANING}")
         print(_lint_text(active, waived, skipped))
     return EXIT_REFUSED if any(f.severity == "error" for f in active) else EXIT_OK
 
@@ -401,7 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
         "wins, otherwise the first matching allow that fits the requested token decides, otherwise deny) "
         "and show, for every policy, which rule failed and why.",
         epilog="FILE is JSON or YAML: a list of policies (wire keys such as tokenType, or snake_case), "
-        "or an object with a 'policies' list (what GET .../auth/policies/oidcissuers/ID returns).\n"
+        "or an object with a 'policies' list (what GET .../auth/policies/oidcissuers/ID returns). A new "
+        "issuer's default document (one deny with an empty sub) is read as what it means: it denies every exchange.\n"
         "Exit: 0 allowed, 1 denied, 2 input error.",
         formatter_class=formatter,
     )

@@ -70,7 +70,9 @@ class OidcTrust(pulumi.ComponentResource):
             ``pulumi preview`` unless waived (e.g. OIDC010 for a runner with ``token="eks"``,
             whose audience is AWS's ``sts.amazonaws.com``).
         adopt: take over an issuer already registered at ``issuer_url`` (one created in the UI)
-            instead of failing.
+            and the policy document it holds, instead of failing. Without it, a document this
+            trust did not write (another stack's, a person's, or this trust's under its old name
+            after a rename without ``aliases``) is never overwritten.
         opts: the component's ResourceOptions.
 
     Gets: ``issuer`` (the ``OidcIssuer``), ``policy`` (the ``OidcIssuerPolicy``), ``runner``
@@ -139,6 +141,7 @@ class OidcTrust(pulumi.ComponentResource):
             policies=all_policies,
             issuer_url=issuer_url,
             lint_waivers=lint_waivers,
+            adopt=adopt,
             opts=child,
         )
         self.runner = None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.pulumi_cli import ROOT, Cli, cli_environment
+from harness.pulumi_cli import ROOT, Cli, cli_environment, init_stack
 from pulumi_oidc_trust.components.runner_manifests import manifests_to_yaml, render_manifests, runner_spec
 from pulumi_oidc_trust.provider.client import PulumiCloudClient
 from pulumi_oidc_trust.provider.exchange import ExchangeError, exchange
@@ -62,12 +62,15 @@ def run(cli: Cli) -> int:
 
         say(3, "A stack of this repository (preset kubernetes) trusting that issuer for the runner's account.")
         namespace, service_account = spec.names.subject.split(":")[2:4]
-        config_file.write_text(yaml.safe_dump({"config": {
+        config = {"config": {
             "oidc-trust:organization": ORG, "oidc-trust:preset": "kubernetes", "oidc-trust:issuerUrl": issuer_url,
             "oidc-trust:k8sNamespace": namespace, "oidc-trust:k8sServiceAccount": service_account,
             "oidc-trust:grantType": "team", "oidc-trust:grantTeam": RUNNER["team"], "oidc:apiUrl": base,
-        }}))
-        pulumi("stack", "init", STACK)
+        }}
+        print(f"    $ pulumi stack init {STACK}", flush=True)
+        init_stack(cli, ROOT, STACK, config_file, env)
+        # init_stack wrote the passphrase salt there; the settings go next to it.
+        config_file.write_text(yaml.safe_dump({**yaml.safe_load(config_file.read_text()), **config}))
         # The admin token goes in as a secret, on stdin, never on argv.
         pulumi("config", "set", "--secret", "oidc:accessToken", stdin=admin)
 

@@ -6,6 +6,7 @@ is undocumented, the choice made here is stated next to the code that makes it.
 
 from __future__ import annotations
 
+import copy
 import hmac
 import re
 import time
@@ -13,7 +14,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from pulumi_oidc_trust.provider.policy import MAX_POLICIES, WIRE_KEYS, PolicyError, has_literal, parse_policies
+from pulumi_oidc_trust.provider.policy import (
+    MAX_POLICIES,
+    SERVICE_DEFAULT_POLICIES,
+    WIRE_KEYS,
+    PolicyError,
+    has_literal,
+    parse_policies,
+)
 
 from . import errors
 from .errors import ApiError, bad_request
@@ -26,9 +34,7 @@ ADMIN_LOGIN = "emulator-admin"
 THUMBPRINT = re.compile(r"^[0-9a-fA-F]{64}$")
 WIRE_POLICY_KEYS = frozenset(WIRE_KEYS.values())
 
-DEFAULT_POLICIES = [
-    {"decision": "deny", "tokenType": "organization", "authorizedPermissions": [], "rules": {"sub": ""}}
-]
+DEFAULT_POLICIES = SERVICE_DEFAULT_POLICIES
 """What the service provisions for a new issuer: deny everything (its empty ``sub`` rule cannot be
 PATCHed back, which is why provider.policy defines its own CLOSED document)."""
 
@@ -133,7 +139,7 @@ class Api:
         }
         policy = {
             "org": org, "id": policy_id, "issuerId": issuer_id, "version": 1,
-            "created": now, "modified": now, "policies": [dict(p) for p in DEFAULT_POLICIES],
+            "created": now, "modified": now, "policies": copy.deepcopy(list(DEFAULT_POLICIES)),
         }
         with self.store.transaction() as state:
             state.issuers[issuer_id] = record

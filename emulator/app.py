@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import unquote
 
 from .api import Api
-from .errors import ApiError
+from .errors import ApiError, body_for
 from .esc import Environment, Esc
 from .exchange import Exchange
 from .faults import FaultConfig, FaultConfigError, FaultInjector, Stats
@@ -113,7 +113,7 @@ class Emulator:
     def handle_api(self, route: Route | None, path_known: bool, call: Call) -> Reply:
         if route is None:
             status = 405 if path_known else 404
-            return Reply(status, ApiError(status, f"no route for {call.method} {call.path}").body())
+            return Reply(status, body_for(call.path, ApiError(status, f"no route for {call.method} {call.path}")))
         if route.handler == "exchange":
             handler: Callable[[Call], Reply] = self.exchange
         elif route.handler.startswith("esc."):
@@ -123,10 +123,10 @@ class Emulator:
         try:
             return handler(call)
         except ApiError as e:
-            return Reply(e.status, e.body(), e.headers)
+            return Reply(e.status, body_for(call.path, e), e.headers)
         except Exception as e:  # a bug here must not kill the server nor leak request data
             print(f"emulator: internal error in {route.handler}: {type(e).__name__}", file=sys.stderr)
-            return Reply(500, ApiError(500, "internal error").body())
+            return Reply(500, body_for(call.path, ApiError(500, "internal server error")))
 
     # -- /_emulator/* --------------------------------------------------------------------------
 

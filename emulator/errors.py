@@ -1,8 +1,10 @@
 """The two error shapes the emulator answers with, and the service's messages, kept in one place.
 
 Pulumi Cloud's REST endpoints answer ``{"code": N, "message": "<Status text>: <detail>"}``; the
-token endpoint answers OAuth 2.0 errors ``{"error": ..., "error_description": ...}``. Where the
-research quotes the service's wording, the constants below use it verbatim; the rest are ours.
+token endpoint answers OAuth 2.0 errors ``{"error": ..., "error_description": ...}``, whatever
+went wrong (a refused exchange, an unknown path or method, a body it will not read): the shape
+depends on the path (``body_for``). Where the research quotes the service's wording, the
+constants below use it verbatim; the rest are ours.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ def thumbprint_mismatch(calculated: str) -> str:
         f"Calculated thumbprint {calculated} does not match any of the provided. "
         "Make sure it is properly generated (SHA256)."
     )
+
+
+def invalid_organization(org: str) -> str:
+    """The service's refusal of an exchange for an organization that trusts no issuer (observed
+    through pulumi/auth-actions: ``invalid_request: invalid organization X``)."""
+    return f"invalid organization {org}"
 
 
 # Our texts where the service's are not known (the 404 detail follows the spec's "oidc issuer").
@@ -72,3 +80,28 @@ def bad_request(detail: str) -> ApiError:
 
 def unauthorized() -> ApiError:
     return ApiError(401, UNAUTHORIZED)
+
+
+OAUTH_PATH_PREFIX = "/api/oauth/"
+
+
+def is_oauth_path(path: str) -> bool:
+    """Paths answered in the OAuth error form: the token endpoint and anything beside it."""
+    return path.startswith(OAUTH_PATH_PREFIX) or path.rstrip("/") == OAUTH_PATH_PREFIX.rstrip("/")
+
+
+def oauth_code(status: int) -> str:
+    """The OAuth ``error`` for an answer that is not a decision on a token: the client's fault
+    (malformed input, unknown path or method, no length, too large) is ``invalid_request``."""
+    if status in (429, 503):
+        return "temporarily_unavailable"
+    if status >= 500:
+        return "server_error"
+    return "invalid_request"
+
+
+def body_for(path: str, error: ApiError) -> dict:
+    """The error body for ``path``: the OAuth form under ``/api/oauth/``, the REST form elsewhere."""
+    if is_oauth_path(path):
+        return {"error": oauth_code(error.status), "error_description": error.detail}
+    return error.body()

@@ -1,10 +1,13 @@
 """``POST /api/oauth/token``: the RFC 8693 exchange of a workload's OIDC token for a Pulumi token.
 
 Accepts the Pulumi CLI's form-encoded body and pulumi/auth-actions' JSON body (research §3).
-Order: the request's shape (400 ``invalid_request``), then the subject token (401
-``invalid_grant``, the description says what failed), then the issuer's policies through the
-one policy model (400 ``invalid_grant`` when they deny), then a fresh opaque ``pul-`` token
-whose lifetime is ``min(requested, the issuer's maxExpiration or 25 h)``.
+Every refusal is a 400 in the OAuth form ``{error, error_description}``, as Pulumi Cloud is
+observed to answer. Order: the request's shape (``invalid_request``), then the organization
+(``invalid_request: invalid organization X`` when it trusts no issuer), then the subject token
+(``invalid_grant``, the description says what failed: malformed, expired, untrusted...), then
+the issuer's policies through the one policy model (``invalid_grant``, saying which policy
+denied, or that the admin scope was not granted), then a fresh opaque ``pul-`` token whose
+lifetime is ``min(requested, the issuer's maxExpiration or 25 h)``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ import time
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs
 
-from pulumi_oidc_trust.provider.policy import TOKEN_TYPE_URN_PREFIX, TOKEN_TYPES, PolicyError, Request, evaluate, parse_policies
+from pulumi_oidc_trust.provider.policy import (
+    TOKEN_TYPE_URN_PREFIX,
+    TOKEN_TYPES,
+    PolicyError,
+    Request,
+    evaluate,
+    is_service_default,
+    parse_policies,
+)
 from pulumi_oidc_trust.provider.wire import (
     DEFAULT_EXCHANGE_EXPIRATION,
     GRANT_TYPE_TOKEN_EXCHANGE,
@@ -24,7 +35,7 @@ from pulumi_oidc_trust.provider.wire import (
     organization_from_audience,
 )
 
-from .errors import OAuthError
+from .errors import OAuthError, invalid_organization
 from .http_types import Call, Reply
 from .store import Store, timestamp, token_hash
 from .verify import MAX_TOKEN_BYTES, KeyCache, TokenRejected, verify_subject_token
@@ -37,6 +48,11 @@ TOKEN_TYPE_BY_URN = {t.urn: t.name for t in TOKEN_TYPES.values()}
 
 def invalid_request(description: str) -> OAuthError:
     return OAuthError(400, "invalid_request", description)
+
+
+def invalid_grant(description: str) -> OAuthError:
+    """The subject token was refused: bad, expired, untrusted, or denied by the policies."""
+    return OAuthError(400, "invalid_grant", description)
 
 
 class Exchange:
@@ -57,10 +73,12 @@ class Exchange:
         org, audience, request, expiration, subject_token = validate_parameters(params)
         with self.store.reading() as state:
             issuers = [dict(r) for r in state.org_issuers(org)]
+        if not issuers:
+            raise invalid_request(invalid_organization(org))
         try:
             claims, issuer = verify_subject_token(subject_token, audience, issuers, self.keys)
         except TokenRejected as e:
-            raise OAuthError(401, "invalid_grant", e.description) from None
+            raise invalid_grant(e.description) from None
         decision_index = self._decide(issuer, claims, request)
         granted = min(expiration, issuer.get("maxExpiration") or MAX_EXPIRATION)
         access_token = self._mint(org, issuer, request, decision_index, granted)
@@ -77,18 +95,26 @@ class Exchange:
         with self.store.reading() as state:
             document = state.policies.get(issuer["policyId"])
             stored = list(document["policies"]) if document else []
+        if is_service_default(stored):
+            raise invalid_grant(
+                "no authorization policy allows this exchange (the issuer has only the default deny-all policy)"
+            )
         try:
             policies = parse_policies(stored)
         except PolicyError:
-            # Only the service's default (a deny with an empty sub) fails to parse: deny-all.
-            raise OAuthError(
-                400, "invalid_grant",
-                "no authorization policy allows this exchange (the issuer has only the default deny-all policy)",
-            ) from None
+            # Stored documents passed the PATCH's checks; anything else must deny, never allow.
+            raise invalid_grant("no authorization policy allows this exchange (the stored policies are unreadable)") from None
         decision = evaluate(policies, claims, request)
-        if not decision.allowed:
-            raise OAuthError(400, "invalid_grant", f"no authorization policy allows this exchange ({decision.summary})")
-        return decision.policy_index
+        if decision.allowed:
+            return decision.policy_index
+        if request.admin and decision.policy_index is None:
+            without_admin = evaluate(policies, claims, Request(request.token_type, request.name))
+            if without_admin.allowed:
+                raise invalid_grant(
+                    f"the admin scope is not granted: policy {without_admin.policy_index} allows an organization "
+                    "token for this workload but does not list 'admin' in authorizedPermissions"
+                )
+        raise invalid_grant(f"no authorization policy allows this exchange ({decision.summary})")
 
     def _mint(self, org: str, issuer: Mapping[str, Any], request: Request, policy_index: int, lifetime: int) -> str:
         access_token = "pul-" + secrets.token_hex(20)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .app import TEST_ISSUER_PATH, Emulator, match_route
-from .errors import ApiError
+from .errors import ApiError, body_for
 from .faults import DROP, FaultConfig, Plan
 from .http_types import Call, Reply
 
@@ -58,7 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
         except ApiError as e:
             self.close_connection = True
-            self._send(Reply(e.status, e.body()))
+            self._send(Reply(e.status, body_for(path, e)))
             return
         call = Call(self.command, path, {}, self.headers, body)
         app = self.server.app
@@ -96,12 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         status = int(plan.fault)
         headers = {"Retry-After": str(plan.retry_after)} if status in (429, 503) else {}
-        if path == "/api/oauth/token":
-            error = "temporarily_unavailable" if status in (429, 503) else "server_error"
-            body: dict[str, Any] = {"error": error, "error_description": "injected fault"}
-        else:
-            body = ApiError(status, "injected fault").body()
-        self._send(Reply(status, body, headers))
+        self._send(Reply(status, body_for(path, ApiError(status, "injected fault")), headers))
 
     def _drop(self) -> None:
         """Close the connection without answering (what a crashed proxy or reset looks like)."""

@@ -12,6 +12,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,7 +29,13 @@ UNKNOWN = rpc.UNKNOWN
 
 
 def to_struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
-    return asyncio.run(rpc.serialize_properties(dict(props), {}))
+    # A private loop, not asyncio.run: that one leaves the thread without a current event loop,
+    # which breaks any later pulumi.runtime.test in the same test process.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(rpc.serialize_properties(dict(props), {}))
+    finally:
+        loop.close()
 
 
 def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
@@ -57,22 +64,33 @@ class DynamicProviderHost:
         child_env = {k: v for k, v in os.environ.items() if k != "PULUMI_ACCESS_TOKEN"}
         child_env.update(PULUMI_PROJECT=PROJECT, PULUMI_HOME=str(ROOT / ".no-pulumi-home"))
         child_env.update(env or {})
+        # The engine shows what a provider writes on stderr; a file (not a pipe) lets a test
+        # read it at any time without blocking and without the provider ever stalling on it.
+        fd, self._stderr_path = tempfile.mkstemp(prefix="dynamic-host-stderr-")
+        os.close(fd)
+        self._stderr = open(self._stderr_path, "a", encoding="utf-8")  # O_APPEND: writes never clash
         self.proc = subprocess.Popen(
             [sys.executable, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"],
             cwd=ROOT,
             env=child_env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             text=True,
         )
         line = self.proc.stdout.readline()
         if not line.strip().isdigit():
+            stderr = self.stderr_text()
             self.close()
-            raise RuntimeError(f"dynamic provider host did not print its port: {line!r} {self.proc.stderr.read()}")
+            raise RuntimeError(f"dynamic provider host did not print its port: {line!r} {stderr}")
         self.channel = grpc.insecure_channel(f"127.0.0.1:{int(line)}")
         grpc.channel_ready_future(self.channel).result(timeout=30)
         self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
         self.configure(config or {})
+
+    def stderr_text(self) -> str:
+        """Everything the provider process has written on stderr so far."""
+        with open(self._stderr_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
 
     def configure(self, config: Mapping[str, Any]) -> None:
         """What the engine sends: the whole stack config, namespaced keys, secrets wrapped."""
@@ -90,9 +108,13 @@ class DynamicProviderHost:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-            for stream in (self.proc.stdout, self.proc.stderr):
-                if stream:
-                    stream.close()
+            if self.proc.stdout:
+                self.proc.stdout.close()
+            self._stderr.close()
+            try:
+                os.unlink(self._stderr_path)
+            except OSError:
+                pass
 
     def __enter__(self) -> "DynamicProviderHost":
         return self

@@ -74,3 +74,23 @@ def cli_environment(cli: Cli, home: Path, pulumi_home: Path, extra: Mapping[str,
     )
     env.update(extra)
     return env
+
+
+def init_stack(cli: Cli, program_dir: Path, stack: str, config_file: Path, env: Mapping[str, str]) -> None:
+    """``pulumi stack init STACK`` whose config file (with the passphrase salt) is ``config_file``.
+
+    ``stack init`` takes no ``--config-file`` and writes ``Pulumi.STACK.yaml`` next to
+    ``Pulumi.yaml``; run it in a scratch copy of the project file instead, so nothing is written
+    into the program's folder, then move that file to where every later command is pointed.
+    """
+    scratch = config_file.parent / f".init-{stack}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    shutil.copy(program_dir / "Pulumi.yaml", scratch / "Pulumi.yaml")
+    done = subprocess.run([str(cli.bin_dir / "pulumi"), "stack", "init", stack, "--non-interactive"], cwd=scratch,
+                          env=dict(env), capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"pulumi stack init {stack} failed: {done.stderr.strip()}")
+    written = scratch / f"Pulumi.{stack}.yaml"
+    if written.exists():
+        shutil.move(str(written), config_file)
+    shutil.rmtree(scratch)

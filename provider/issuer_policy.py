@@ -1,12 +1,24 @@
 """``OidcIssuerPolicy``: the whole ordered authorization-policy list of one issuer.
 
-The API stores and replaces the list as one document. Resource id ``ORG/ISSUER_ID``. Deleting
-the resource PATCHes CLOSED (``policy.closed_policies``): the issuer is left shut, never open.
+The API stores and replaces the list as one document. Resource id ``ORG/ISSUER_ID``.
+
+One document, one owner (``takeover_refusal`` and ``release_refusal`` are the rule):
+
+* ``create`` takes over only the service's default document, CLOSED, a document equal to the
+  one it writes (an earlier create of this resource whose answer was lost), or anything with
+  ``adopt=True``. Anything else belongs to someone: a renamed or moved copy of this resource
+  (the engine creates the new one before deleting the old), another stack, a person. Create
+  then refuses before changing the service.
+* ``delete`` PATCHes CLOSED (``policy.closed_policies``: the issuer is left shut, never open)
+  only while the service's ``version`` is still the one this resource wrote; a document written
+  since is left alone, with one line on the provider's stderr saying why.
+
 The import path of ``OidcIssuerPolicyProvider`` is a permanent API.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
@@ -17,13 +29,17 @@ from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split
 from .client import PulumiCloudError
 from .issuer import url_problems
 
-INPUT_KEYS = ("organization", "issuer_id", "policies", "issuer_url", "lint_waivers")
+INPUT_KEYS = ("organization", "issuer_id", "policies", "issuer_url", "lint_waivers", "adopt")
 REPLACE_KEYS = ("organization", "issuer_id")
 OUTPUT_KEYS = ("policy_id", "version")
 
 
 class ConcurrentChangeError(PulumiCloudError):
     """The policy changed on the service since this stack last saw it."""
+
+
+class DocumentOwnedError(PulumiCloudError):
+    """Create found a policy document this resource did not write, and was not told to adopt it."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,6 +93,9 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
     issuer_url = props.get("issuer_url")
     if issuer_url is not None and not is_unknown(issuer_url):
         problems += url_problems(issuer_url, "issuer_url")
+    adopt = props.get("adopt")
+    if adopt is not None and not is_unknown(adopt) and not isinstance(adopt, bool):
+        problems.append(("adopt", "must be True or False"))
     waivers = props.get("lint_waivers")
     waivers_usable = True
     if waivers is not None and not is_unknown(waivers):
@@ -112,6 +131,47 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
     return inputs, problems
 
 
+def _summary(found: Sequence[Any]) -> str:
+    allows = sum(1 for p in found if isinstance(p, Mapping) and p.get("decision") == "allow")
+    return f"{len(found)} polic{'y' if len(found) == 1 else 'ies'}, {allows} allow"
+
+
+def takeover_refusal(
+    current: Mapping[str, Any], *, organization: str, issuer_id: str, desired: Sequence[Any], adopt: bool
+) -> str | None:
+    """Why ``create`` must not overwrite the issuer's ``current`` document (a GET answer), or
+    None when it may: ``adopt``, the service's default, CLOSED, or the document it would write."""
+    found = current.get("policies") or []
+    if (
+        adopt
+        or model.is_service_default(found)
+        or model.same_document(found, model.closed_policies(organization))
+        or model.same_document(found, desired)
+    ):
+        return None
+    return (
+        f"issuer {issuer_id} of organization {organization!r} already holds a policy document this resource "
+        f"did not write (service version {current.get('version')}: {_summary(found)}); nothing was changed. "
+        "If you renamed or moved this resource, give it its old name so Pulumi knows it is the same one: "
+        "opts=ResourceOptions(aliases=[pulumi.Alias(name='OLD_NAME')]) (parent=... for a move). "
+        "To take the document over on purpose, set adopt=True (the stack's config: adoptIssuer: true)"
+    )
+
+
+def release_refusal(current: Mapping[str, Any], props: Mapping[str, Any], resource_id: str) -> str | None:
+    """Why ``delete`` must leave the document alone (None: it is still this resource's, close it).
+    The service's ``version`` changes with every write, so another version is someone else's."""
+    found, mine = current.get("version"), props.get("version")
+    if found == mine and mine is not None:
+        return None
+    return (
+        f"OidcIssuerPolicy {resource_id}: left the issuer's policies as they are instead of closing them: "
+        f"the service holds version {found}, this resource wrote version {mine}; they were written since "
+        "(by a renamed or moved copy of this resource, another stack or a person), so they are not this "
+        "resource's to remove"
+    )
+
+
 def outputs(props: Mapping[str, Any], org: str, issuer_id: str, server: Mapping[str, Any]) -> dict[str, Any]:
     outs = inputs_only(props, INPUT_KEYS)
     outs.update(
@@ -125,8 +185,11 @@ def outputs(props: Mapping[str, Any], org: str, issuer_id: str, server: Mapping[
 
 
 def diff_props(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[list[str], list[str]]:
-    """(changed keys, keys forcing a replacement). Policy order matters: it is the document."""
-    changed = [k for k in INPUT_KEYS if is_unknown(news.get(k)) or news.get(k) != olds.get(k)]
+    """(changed keys, keys forcing a replacement). Policy order matters: it is the document.
+    ``adopt`` only matters at create, so changing it is no change."""
+    changed = [
+        k for k in INPUT_KEYS if k != "adopt" and (is_unknown(news.get(k)) or news.get(k) != olds.get(k))
+    ]
     return changed, [k for k in changed if k in REPLACE_KEYS]
 
 
@@ -135,16 +198,22 @@ def diff_props(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[list[s
 
 
 class OidcIssuerPolicyProvider(CloudResourceProvider):
-    """Replaces an issuer's policy document; refuses to overwrite a change made elsewhere."""
+    """Replaces an issuer's policy document; never overwrites or closes one it does not own."""
 
     validate_inputs = staticmethod(validate)
     diff_inputs = staticmethod(diff_props)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         org, issuer_id = props["organization"], props["issuer_id"]
+        desired = _wire(props["policies"])
         with self._client() as client:
             current = client.get_auth_policy(org, issuer_id)
-            server = client.update_auth_policy(org, current["id"], _wire(props["policies"]))
+            refusal = takeover_refusal(
+                current, organization=org, issuer_id=issuer_id, desired=desired, adopt=bool(props.get("adopt"))
+            )
+            if refusal:
+                raise DocumentOwnedError(409, refusal, operation="create authorization policy")
+            server = client.update_auth_policy(org, current["id"], desired)
         return CreateResult(f"{org}/{issuer_id}", outputs(props, org, issuer_id, server))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -181,8 +250,13 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
         org, issuer_id = split_id(id_, "OidcIssuerPolicy")
         with self._client() as client:
             try:
-                policy_id = props.get("policy_id") or client.get_auth_policy(org, issuer_id)["id"]
-                client.update_auth_policy(org, policy_id, model.closed_policies(org))
+                current = client.get_auth_policy(org, issuer_id)
+                refusal = release_refusal(current, props, id_)
+                if refusal:
+                    # The engine shows a provider's stderr to the user; the host has no other channel.
+                    print(refusal, file=sys.stderr, flush=True)
+                    return
+                client.update_auth_policy(org, current["id"], model.closed_policies(org))
             except PulumiCloudError as e:
                 if not is_gone(e):
                     raise
@@ -218,7 +292,12 @@ class OidcIssuerPolicy(Resource, module="oidc", name="OidcIssuerPolicy"):
     keys): ``decision``, ``token_type``, ``team_name``/``user_login``/``runner_id``, ``role_id``,
     ``authorized_permissions``, ``rules`` (claim path -> pattern). ``issuer_url`` enables the
     issuer-specific lint rules; ``lint_waivers`` maps a rule id to the reason it is accepted.
-    Lint errors fail ``pulumi preview``; warnings are logged. Deleting closes the issuer.
+    Lint errors fail ``pulumi preview``; warnings are logged.
+
+    One document, one owner: creating refuses to overwrite policies this resource did not write
+    (a rename or a move needs ``aliases``); ``adopt=True`` takes over whatever the issuer holds
+    (a document made in the console). Deleting closes the issuer, unless the document was
+    written since by someone else: then it is left as it is.
     """
 
     organization: pulumi.Output[str]
@@ -238,6 +317,7 @@ class OidcIssuerPolicy(Resource, module="oidc", name="OidcIssuerPolicy"):
         policies: pulumi.Input[Sequence[Any]],
         issuer_url: pulumi.Input[str] | None = None,
         lint_waivers: Mapping[str, str] | None = None,
+        adopt: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ):
         if isinstance(policies, (list, tuple)):
@@ -248,6 +328,7 @@ class OidcIssuerPolicy(Resource, module="oidc", name="OidcIssuerPolicy"):
             "policies": policies,
             "issuer_url": issuer_url,
             "lint_waivers": dict(lint_waivers) if lint_waivers else None,
+            "adopt": adopt,
             **{key: None for key in OUTPUT_KEYS},
         }
         super().__init__(OidcIssuerPolicyProvider(), resource_name, props, opts)

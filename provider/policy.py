@@ -285,6 +285,63 @@ def closed_policies(organization: str) -> list[dict[str, Any]]:
     ]
 
 
+SERVICE_DEFAULT_POLICIES: tuple[dict[str, Any], ...] = (
+    {"decision": "deny", "tokenType": "organization", "authorizedPermissions": [], "rules": {"sub": ""}},
+)
+"""What Pulumi Cloud provisions with every new issuer (as observed: its JSON is not published)."""
+
+SERVICE_DEFAULT_MEANING = (
+    "the service's default document (one deny whose sub rule is empty): it denies every exchange "
+    "until an allow policy is written"
+)
+
+
+def is_service_default(policies: Any) -> bool:
+    """True for the service's default document: a single deny whose only rule is an empty ``sub``
+    (whatever token type and permissions it is stored with). The model refuses it as a policy,
+    since its rule has no literal part, so it is recognised here instead."""
+    if not isinstance(policies, (list, tuple)) or len(policies) != 1 or not isinstance(policies[0], Mapping):
+        return False
+    only = policies[0]
+    return only.get("decision") == "deny" and only.get("rules") == {"sub": ""}
+
+
+def same_document(a: Any, b: Any) -> bool:
+    """Do two policy documents say the same thing, in the same order? Key spelling (wire or
+    snake_case) and ``authorizedPermissions`` null vs ``[]`` do not count; documents the model
+    refuses are equal only when identical."""
+    try:
+        return policies_to_wire(parse_policies(a)) == policies_to_wire(parse_policies(b))
+    except PolicyError:
+        return a == b
+
+
+@dataclass(frozen=True)
+class Document:
+    """A policy document as read from a file or a service answer."""
+
+    policies: tuple[Policy, ...]
+    service_default: bool = False
+    """It is the service's default document (``policies`` is then empty: nothing can match)."""
+    version: int | None = None
+    """The service's ``version``, when the document is a GET answer."""
+
+
+def read_document(raw: Any, where: str = "policies") -> Document:
+    """Read what the service returns or a person writes: a list of policies (wire or snake_case
+    keys), or an object with a ``policies`` list (the whole ``GET .../auth/policies/oidcissuers/ID``
+    answer). The service's default document is recognised, not refused. Raises PolicyError."""
+    version = None
+    if isinstance(raw, Mapping) and "policies" in raw:
+        version = raw.get("version") if isinstance(raw.get("version"), int) else None
+        raw = raw["policies"]
+    if is_service_default(raw):
+        return Document((), service_default=True, version=version)
+    if not isinstance(raw, (list, tuple)):
+        raise PolicyError([(where, "must be a list of policies, or an object with a 'policies' list")])
+    return Document(tuple(parse_policies(raw, where)), version=version)
+
+
 # ---------------------------------------------------------------------------------------------
 # Matching
 

@@ -335,3 +335,47 @@ def test_render_bad_argument_exit_2(capsys):
 def test_console_script_is_declared():
     text = (ROOT / "pyproject.toml").read_text()
     assert 'oidc-trust = "pulumi_oidc_trust.cli.main:main"' in text
+
+
+# -- what the service returns ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def service_answers(inproc_emulator, tmp_path):
+    """Whole ``GET .../auth/policies/oidcissuers/ID`` answers, saved as a user would save them."""
+    issuer = inproc_emulator.register_issuer()
+    path = f"/api/orgs/acme/auth/policies/oidcissuers/{issuer['id']}"
+    (tmp_path / "new-issuer.json").write_text(inproc_emulator.get(path).text)
+    inproc_emulator.set_policies(issuer["id"], [{**WIRE[1], "authorizedPermissions": None}])
+    (tmp_path / "managed.json").write_text(inproc_emulator.get(path).text)
+    return tmp_path
+
+
+def test_simulate_reads_a_new_issuers_default_document_and_says_it_denies_everything(capsys, service_answers, files):
+    code, out, err = run(capsys, "simulate", "--policies", str(service_answers / "new-issuer.json"),
+                         "--claims", str(files / "claims.json"), "--team", "platform")
+    assert (code, err) == (1, "")
+    assert out.startswith("DENIED") and "denies every exchange" in out
+    code, out, _ = run(capsys, "simulate", "--policies", str(service_answers / "new-issuer.json"),
+                       "--claims", str(files / "claims.json"), "--format", "json")
+    body = json.loads(out)
+    assert code == 1 and body["allowed"] is False
+    assert body["document"]["service_default"] is True and "denies every exchange" in body["document"]["meaning"]
+
+
+def test_lint_reads_a_new_issuers_default_document(capsys, service_answers):
+    code, out, err = run(capsys, "lint", "--issuer", GH, "--org", "acme",
+                         "--policies", str(service_answers / "new-issuer.json"))
+    assert (code, err) == (0, "")
+    assert "denies every exchange" in out
+    code, out, _ = run(capsys, "lint", "--policies", str(service_answers / "new-issuer.json"), "--format", "json")
+    assert code == 0 and json.loads(out)["document"]["service_default"] is True
+
+
+def test_the_tools_read_a_whole_get_answer_of_a_managed_issuer(capsys, service_answers, files):
+    answer = str(service_answers / "managed.json")
+    code, out, err = run(capsys, "simulate", "--policies", answer, "--claims", str(files / "claims.json"), "--team", "platform")
+    assert (code, err) == (0, "") and out.startswith("ALLOWED by policy 0")
+    assert "denies every exchange" not in out
+    code, _out, err = run(capsys, "lint", "--issuer", GH, "--org", "acme", "--policies", answer)
+    assert code in (0, 1) and err == ""

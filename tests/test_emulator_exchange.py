@@ -161,11 +161,11 @@ def test_keys_are_cached_and_an_unknown_kid_refetches_at_most_every_30_seconds(t
     assert keys.fetches == 1
     stranger = trusted.test_issuer.mint({"sub": SUB, "aud": "urn:pulumi:org:acme"}, kid="rotated-in")
     for _ in range(3):
-        assert_refused(trusted.exchange(stranger), 401, "invalid_grant")
+        assert_refused(trusted.exchange(stranger), 400, "invalid_grant")
     assert keys.fetches == 1  # within 30 s of the last fetch: no refetch for unknown kids
     real_clock = keys.clock
     keys.clock = lambda: real_clock() + 31
-    assert_refused(trusted.exchange(stranger), 401, "invalid_grant")
+    assert_refused(trusted.exchange(stranger), 400, "invalid_grant")
     assert keys.fetches == 2
 
 
@@ -293,31 +293,31 @@ def wrong_typ(emulator):
 OTHER_KEY = new_rsa_key()
 
 HOSTILE = {
-    "alg-none": (alg_none, 401, "algorithm not allowed"),
-    "hs256-with-public-key": (hs256_with_public_key, 401, "algorithm not allowed"),
-    "expired": (expired, 401, "token expired"),
-    "not-yet-valid": (not_yet_valid, 401, "not yet valid"),
-    "wrong-aud": (wrong_aud, 401, "audience mismatch"),
-    "another-orgs-aud": (another_orgs_aud, 401, "audience mismatch"),
-    "wrong-iss": (wrong_iss, 401, "unknown issuer"),
-    "unknown-kid": (unknown_kid, 401, "unknown key id"),
-    "no-kid": (no_kid, 401, "no kid"),
-    "tampered-payload": (tampered_payload, 401, "signature verification failed"),
-    "missing-sub": (missing_sub, 401, "missing required claim: sub"),
-    "missing-exp": (missing_exp, 401, "missing required claim: exp"),
-    "another-key-under-known-kid": (another_key_under_the_known_kid, 401, "signature verification failed"),
-    "garbage": (garbage, 401, "malformed token"),
-    "wrong-typ": (wrong_typ, 401, "wrong token type"),
-    "oversize": (oversize, 400, "larger than"),
+    "alg-none": (alg_none, "invalid_grant", "algorithm not allowed"),
+    "hs256-with-public-key": (hs256_with_public_key, "invalid_grant", "algorithm not allowed"),
+    "expired": (expired, "invalid_grant", "token expired"),
+    "not-yet-valid": (not_yet_valid, "invalid_grant", "not yet valid"),
+    "wrong-aud": (wrong_aud, "invalid_grant", "audience mismatch"),
+    "another-orgs-aud": (another_orgs_aud, "invalid_grant", "audience mismatch"),
+    "wrong-iss": (wrong_iss, "invalid_grant", "unknown issuer"),
+    "unknown-kid": (unknown_kid, "invalid_grant", "unknown key id"),
+    "no-kid": (no_kid, "invalid_grant", "no kid"),
+    "tampered-payload": (tampered_payload, "invalid_grant", "signature verification failed"),
+    "missing-sub": (missing_sub, "invalid_grant", "missing required claim: sub"),
+    "missing-exp": (missing_exp, "invalid_grant", "missing required claim: exp"),
+    "another-key-under-known-kid": (another_key_under_the_known_kid, "invalid_grant", "signature verification failed"),
+    "garbage": (garbage, "invalid_grant", "malformed token"),
+    "wrong-typ": (wrong_typ, "invalid_grant", "wrong token type"),
+    "oversize": (oversize, "invalid_request", "larger than"),
 }
 
 
-@pytest.mark.parametrize("make,status,reason", HOSTILE.values(), ids=HOSTILE.keys())
+@pytest.mark.parametrize("make,error,reason", HOSTILE.values(), ids=HOSTILE.keys())
 @pytest.mark.parametrize("as_json", [False, True], ids=["form", "json"])
-def test_hostile_tokens_are_refused(trusted, make, status, reason, as_json):
+def test_hostile_tokens_are_refused(trusted, make, error, reason, as_json):
     token = make(trusted)
     response = trusted.exchange(token, as_json=as_json)
-    assert_refused(response, status, "invalid_grant" if status == 401 else "invalid_request", token)
+    assert_refused(response, 400, error, token)
     assert reason in response.json()["error_description"]
 
 
@@ -333,18 +333,62 @@ def test_a_token_within_the_leeway_is_accepted(trusted):
     assert trusted.exchange(token).status_code == 200
 
 
-def test_a_token_is_only_good_for_an_organization_that_registered_its_issuer(trusted):
+def test_an_organization_that_trusts_no_issuer_is_an_invalid_organization(trusted):
     token = trusted.workload_token(org="other-org")
     response = trusted.exchange(token, org="other-org")
-    assert_refused(response, 401, "invalid_grant", token)
+    assert_refused(response, 400, "invalid_request", token)
+    assert response.json()["error_description"] == "invalid organization other-org"
+
+
+def test_a_token_is_only_good_for_an_organization_that_registered_its_issuer(trusted):
+    trusted.register_issuer("other-org", url="https://token.actions.githubusercontent.com")
+    token = trusted.workload_token(org="other-org")
+    response = trusted.exchange(token, org="other-org")
+    assert_refused(response, 400, "invalid_grant", token)
     assert "unknown issuer" in response.json()["error_description"]
+
+
+def test_a_denied_admin_scope_says_so(inproc_emulator):
+    issuer = inproc_emulator.register_issuer()
+    inproc_emulator.set_policies(issuer["id"], [allow_policy("acme")])
+    assert inproc_emulator.exchange(inproc_emulator.workload_token()).status_code == 200
+    response = inproc_emulator.exchange(inproc_emulator.workload_token(), scope="admin")
+    assert_refused(response, 400, "invalid_grant")
+    assert "admin scope is not granted" in response.json()["error_description"]
+    inproc_emulator.set_policies(issuer["id"], [allow_policy("acme", authorizedPermissions=["admin"])])
+    assert inproc_emulator.exchange(inproc_emulator.workload_token(), scope="admin").status_code == 200
+
+
+def test_the_token_endpoint_answers_every_error_in_the_oauth_form(inproc_emulator):
+    """What a client of the token endpoint parses (auth-actions prints error: error_description)."""
+    inproc_emulator.register_issuer()
+    assert_refused(inproc_emulator.get("/api/oauth/token", token=None), 405, "invalid_request")
+    assert_refused(inproc_emulator.post("/api/oauth/tokens", token=None, data={"a": "b"}), 404, "invalid_request")
+    too_large = inproc_emulator.post("/api/oauth/token", token=None, data=b"x" * ((1 << 20) + 1),
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert_refused(too_large, 413, "invalid_request")
+    chunked = inproc_emulator.post("/api/oauth/token", token=None, data=iter([b"audience=x"]),
+                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert_refused(chunked, 411, "invalid_request")
+    # The REST routes keep Pulumi Cloud's {code, message}.
+    assert inproc_emulator.get("/api/nope").json()["code"] == 404
+
+
+def test_an_internal_error_of_the_token_endpoint_is_a_server_error(inproc_emulator, monkeypatch):
+    def broken(_params):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(inproc_emulator.app.exchange, "_exchange", broken)
+    response = inproc_emulator.exchange(inproc_emulator.workload_token())
+    assert response.status_code == 500
+    assert response.json() == {"error": "server_error", "error_description": "internal server error"}
 
 
 def test_an_audience_list_must_contain_the_requested_audience(trusted):
     ok = trusted.test_issuer.mint(_valid_claims(trusted), aud=["sts.amazonaws.com", "urn:pulumi:org:acme"])
     assert trusted.exchange(ok).status_code == 200
     bad = trusted.test_issuer.mint(_valid_claims(trusted), aud=["sts.amazonaws.com"])
-    assert_refused(trusted.exchange(bad), 401, "invalid_grant", bad)
+    assert_refused(trusted.exchange(bad), 400, "invalid_grant", bad)
 
 
 def test_pyjwt_itself_refuses_to_build_the_hs256_forgery(trusted):

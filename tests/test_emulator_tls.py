@@ -59,7 +59,7 @@ def test_a_stale_thumbprint_is_refused_at_exchange_until_regenerated(tls_emulato
     assert issuer["thumbprints"] != [new_thumbprint]
 
     response = tls_emulator.exchange(token_from(tls_issuer))
-    assert response.status_code == 401
+    assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
     assert "matches none of the issuer's thumbprints" in response.json()["error_description"]
 
@@ -77,7 +77,7 @@ def test_an_untrusted_certificate_is_never_trusted(access_token, test_issuer_key
         assert issuer["thumbprints"] == []
         untrusting.set_policies(issuer["id"], [allow_policy("acme")])
         response = untrusting.exchange(token_from(tls_issuer))
-        assert response.status_code == 401
+        assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
         assert "TLS certificate not trusted" in response.json()["error_description"]
     finally:
         untrusting.stop()

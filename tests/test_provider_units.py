@@ -14,6 +14,7 @@ from pulumi.output import Unknown
 from pulumi_oidc_trust.provider import issuer, issuer_policy, settings
 from pulumi_oidc_trust.provider.issuer import OidcIssuerProvider
 from pulumi_oidc_trust.provider.issuer_policy import OidcIssuerPolicyProvider
+from pulumi_oidc_trust.provider.policy import closed_policies, parse_policy
 from harness.dynamic_host import ROOT
 
 # __provider strings produced by version 0.1.0 (package pulumi_oidc_trust). Existing stacks hold exactly these: if a later
@@ -111,6 +112,7 @@ GITHUB_POLICY = {
     },
 }
 GOOD_POLICY = {"organization": "acme", "issuer_id": "i-1", "policies": [GITHUB_POLICY]}
+GITHUB_POLICY_WIRE = parse_policy(GITHUB_POLICY).to_wire()
 
 
 def test_policy_check_normalizes_wire_keys_to_snake_case():
@@ -132,6 +134,7 @@ def test_policy_check_normalizes_wire_keys_to_snake_case():
         ({"lint_waivers": {"OIDC004": ""}}, "lint_waivers", "reason"),
         ({"issuer_url": "http://example.com"}, "issuer_url", "https"),
         ({"policy": []}, "policy", "unknown property"),
+        ({"adopt": "yes"}, "adopt", "True or False"),
     ],
 )
 def test_policy_check_names_the_property_and_the_fix(change, prop, words):
@@ -154,6 +157,45 @@ def test_policy_diff_order_matters_and_ids_replace():
         ["issuer_id"],
         ["issuer_id"],
     )
+
+
+def test_changing_adopt_alone_is_no_change():
+    olds = {**GOOD_POLICY, "adopt": True, "policy_id": "p", "version": 3}
+    assert issuer_policy.diff_props(olds, {**GOOD_POLICY, "adopt": False}) == ([], [])
+
+
+SERVICE_DEFAULT = [{"decision": "deny", "tokenType": "organization", "authorizedPermissions": [], "rules": {"sub": ""}}]
+CONSOLE = [{"decision": "allow", "tokenType": "organization", "authorizedPermissions": None,
+            "rules": {"aud": "urn:pulumi:org:acme", "sub": "repo:acme/*"}}]
+
+
+def refusal(found, desired, adopt=False):
+    current = {"id": "p", "version": 7, "policies": found}
+    return issuer_policy.takeover_refusal(current, organization="acme", issuer_id="i-1", desired=desired, adopt=adopt)
+
+
+@pytest.mark.parametrize(
+    "found",
+    [SERVICE_DEFAULT, closed_policies("acme"), [GITHUB_POLICY_WIRE]],
+    ids=["service-default", "closed", "the-same-document"],
+)
+def test_create_takes_over_the_default_closed_or_its_own_document(found):
+    assert refusal(found, [GITHUB_POLICY_WIRE]) is None
+
+
+def test_create_refuses_anything_else_unless_adopting_and_says_how_to_fix_it():
+    message = refusal(CONSOLE, [GITHUB_POLICY_WIRE])
+    for words in ("i-1", "'acme'", "version 7", "1 policy, 1 allow", "aliases", "adopt=True", "nothing was changed"):
+        assert words in message, (words, message)
+    assert refusal(closed_policies("other-org"), [GITHUB_POLICY_WIRE]) is not None, "another org's CLOSED"
+    assert refusal(CONSOLE, [GITHUB_POLICY_WIRE], adopt=True) is None
+
+
+def test_delete_closes_only_the_version_this_resource_wrote():
+    assert issuer_policy.release_refusal({"version": 4}, {"version": 4}, "acme/i-1") is None
+    message = issuer_policy.release_refusal({"version": 5}, {"version": 4}, "acme/i-1")
+    assert "acme/i-1" in message and "version 5" in message and "version 4" in message and "\n" not in message
+    assert issuer_policy.release_refusal({"version": 4}, {}, "acme/i-1") is not None, "no version known: never close"
 
 
 # ------------------------------------------------------------------------------ settings

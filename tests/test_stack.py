@@ -9,6 +9,7 @@ objects), keys prefixed with the project name.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,12 @@ NAME = PROJECT["name"]
 DECLARED = PROJECT["config"]
 
 
+EXAMPLE_STACKS = ROOT / "examples" / "stacks"
+
+
 def stack_file(stack: str) -> dict[str, Any]:
-    """The `config:` of Pulumi.<stack>.yaml, keys without the project prefix."""
-    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    """The `config:` of examples/stacks/Pulumi.<stack>.yaml, keys without the project prefix."""
+    config = yaml.safe_load((EXAMPLE_STACKS / f"Pulumi.{stack}.yaml").read_text())["config"]
     assert all(key.startswith(NAME + ":") for key in config), "example stacks set only this project's keys"
     return {key.split(":", 1)[1]: value for key, value in config.items()}
 
@@ -89,6 +93,17 @@ def test_declared_keys_are_described_and_defaults_have_their_type():
 
 # --------------------------------------------------------------------------------------------
 # The example stacks
+
+
+def test_no_stack_configuration_is_committed_where_pulumi_stack_init_would_pick_it_up():
+    """`pulumi stack init NAME` in the project directory adopts a Pulumi.NAME.yaml found there:
+    a committed one would carry the example organization's trust into the user's stack. (Only
+    committed files count: a user's own stack file there is how Pulumi is meant to work.)"""
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "Pulumi.*.yaml"], capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout: cannot tell committed stack files from the user's own")
+    assert listed.stdout.split() == []
+    assert sorted(p.name for p in EXAMPLE_STACKS.glob("Pulumi.*.yaml")) == ["Pulumi.eks.yaml", "Pulumi.github.yaml"]
 
 
 def test_github_stack():

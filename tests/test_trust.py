@@ -154,6 +154,13 @@ def test_registers_one_issuer_and_its_policy_under_the_component():
     assert trust.runner is None
     assert resolve(trust.issuer_id) == "issuer-1" and resolve(trust.policy_id) == "policy-1"
     assert resolve(trust.issuer_url) == GITHUB_ISSUER_URL
+    assert policy.inputs["adopt"] is False
+
+
+def test_adopt_takes_over_both_the_issuer_and_its_policy_document():
+    _trust, monitor = build(**GITHUB, adopt=True)
+    assert monitor.one(ISSUER).inputs["adopt"] is True
+    assert monitor.one(POLICY).inputs["adopt"] is True
 
 
 def test_the_policy_gets_the_plain_issuer_url_so_issuer_specific_lint_runs_at_the_first_preview():

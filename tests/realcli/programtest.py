@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from harness.pulumi_cli import Cli, cli_environment
+from harness.pulumi_cli import Cli, cli_environment, init_stack
 
 PASSPHRASE = "realcli-test-passphrase"  # guards the test stack's secrets in a temporary backend only
 
@@ -76,7 +76,8 @@ class ProgramTest:
             folder.mkdir(parents=True, exist_ok=True)
         self.env = self._environment(env or {})
         self.results: list[Result] = []
-        self.run(["stack", "init", stack])
+        init_stack(cli, program_dir, stack, self.config_file, self.env)
+        assert not (program_dir / f"Pulumi.{stack}.yaml").exists(), "stack init wrote into the program folder"
         self.set_config(config or {})
         for key, value in (secrets or {}).items():
             self.set_secret(key, value)

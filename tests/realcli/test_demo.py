@@ -18,5 +18,6 @@ def test_the_demo_runs_its_main_job_through_the_real_cli(pulumi_cli):
     assert "Token type: team: platform" in text  # `pulumi whoami -v` after the real login
     assert "the intruder's exchange is refused" in text
     assert "- 4 deleted" in text and "issuers left in demo-org: 0" in text
+    assert not (ROOT / "Pulumi.demo.yaml").exists(), "the demo wrote a stack file into the checkout"
     assert not re.search(r"pul-[0-9a-f]{8,}", text), "an access token was printed"
     assert not re.search(r"eyJ[\w-]{10,}\.[\w-]{10,}\.", text), "a JWT was printed"

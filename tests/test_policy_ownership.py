@@ -1,0 +1,217 @@
+"""One policy document, one owner: what a user relies on when an ``OidcIssuerPolicy`` is renamed,
+moved, shared between stacks or adopted, driven through the SDK's dynamic-provider host the way
+the engine does it, against the emulator.
+
+On a rename or a move without ``aliases`` the engine creates the resource under its new name,
+then deletes the old one. Neither step may lock CI out: logins through the issuer keep working,
+and what the stack's state says is what the service holds.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from harness.dynamic_host import DynamicProviderHost, EngineError, Resource, changes, rpc
+from pulumi_oidc_trust.provider.client import PulumiCloudClient, PulumiCloudError
+from pulumi_oidc_trust.provider.issuer import OidcIssuerProvider
+from pulumi_oidc_trust.provider.issuer_policy import OidcIssuerPolicyProvider
+from pulumi_oidc_trust.provider.policy import closed_policies
+
+ISSUER_TYPE = "dynamic/oidc:OidcIssuer"
+POLICY_TYPE = "dynamic/oidc:OidcIssuerPolicy"
+DEPLOYER = "system:serviceaccount:pulumi:deployer"
+
+
+@pytest.fixture
+def org():
+    return "org-" + secrets.token_hex(4)
+
+
+@pytest.fixture
+def host(emulator):
+    config = {"oidc:apiUrl": emulator.base_url, "oidc:accessToken": rpc.wrap_rpc_secret(emulator.access_token)}
+    with DynamicProviderHost(config) as h:
+        yield h
+
+
+@pytest.fixture
+def cloud(emulator):
+    with PulumiCloudClient(emulator.base_url, emulator.access_token) as c:
+        yield c
+
+
+@pytest.fixture
+def issuer_id(emulator, host, org):
+    issuer = Resource(host, OidcIssuerProvider(), ISSUER_TYPE, "ci")
+    return issuer.create({"organization": org, "url": emulator.test_issuer_url, "name": "ci"})["issuer_id"]
+
+
+def team_policy(org: str, team: str) -> dict:
+    return {"decision": "allow", "token_type": "team", "team_name": team,
+            "rules": {"aud": f"urn:pulumi:org:{org}", "sub": DEPLOYER}}
+
+
+def policy_props(org: str, issuer_id: str, team: str = "platform", **extra) -> dict:
+    return {"organization": org, "issuer_id": issuer_id, "policies": [team_policy(org, team)], **extra}
+
+
+def ci_can_log_in(emulator, org: str, team: str = "platform") -> bool:
+    token = emulator.mint({"sub": DEPLOYER, "aud": f"urn:pulumi:org:{org}"})
+    answer = emulator.exchange(token, org, token_type="team", scope=f"team:{team}")
+    return answer.status_code == 200
+
+
+def policy(host, name: str) -> Resource:
+    return Resource(host, OidcIssuerPolicyProvider(), POLICY_TYPE, name)
+
+
+def test_rename_with_aliases_changes_nothing(emulator, host, cloud, org, issuer_id):
+    old = policy(host, "ci-policy")
+    props = policy_props(org, issuer_id)
+    old.create(props)
+    before = cloud.get_auth_policy(org, issuer_id)
+
+    # With aliases the engine carries the old state over to the new name and only diffs it.
+    renamed = policy(host, "ci-trust-policy")
+    renamed.id, renamed.inputs, renamed.state = old.id, old.inputs, old.state
+    assert changes(renamed.diff(props)) == "DIFF_NONE"
+    assert cloud.get_auth_policy(org, issuer_id) == before
+    assert ci_can_log_in(emulator, org)
+
+
+def test_rename_without_aliases_keeps_ci_logging_in(emulator, host, cloud, org, issuer_id):
+    old = policy(host, "ci-policy")
+    props = policy_props(org, issuer_id)
+    old.create(props)
+
+    # The engine's order on a rename: create the new name, then delete the old one.
+    renamed = policy(host, "ci-trust-policy")
+    outs = renamed.create(props)
+    old.delete()
+
+    assert ci_can_log_in(emulator, org), "the rename closed the issuer"
+    assert "left the issuer's policies as they are" in host.stderr_text()
+    # What the state says is what the service holds: the next refresh and preview show nothing.
+    assert renamed.read()["version"] == outs["version"] == cloud.get_auth_policy(org, issuer_id)["version"]
+    assert changes(renamed.diff(props)) == "DIFF_NONE"
+    # The new name owns the document: destroying it still closes the issuer.
+    renamed.delete()
+    assert not ci_can_log_in(emulator, org)
+
+
+def test_rename_with_a_change_and_without_aliases_fails_clearly_and_loses_nothing(
+    emulator, host, cloud, org, issuer_id
+):
+    old = policy(host, "ci-policy")
+    old.create(policy_props(org, issuer_id))
+    before = cloud.get_auth_policy(org, issuer_id)
+
+    renamed = policy(host, "ci-trust-policy")
+    with pytest.raises(EngineError) as refused:
+        renamed.create(policy_props(org, issuer_id, team="security"))
+    message = refused.value.details
+    assert issuer_id in message and f"version {before['version']}" in message
+    assert "aliases" in message and "adopt=True" in message
+    # The engine stops the update: the old resource is not deleted, and nothing changed.
+    assert cloud.get_auth_policy(org, issuer_id) == before
+    assert ci_can_log_in(emulator, org)
+
+
+def test_a_second_stack_on_the_same_issuer_is_refused(emulator, org, issuer_id, cloud):
+    config = {"oidc:apiUrl": emulator.base_url, "oidc:accessToken": rpc.wrap_rpc_secret(emulator.access_token)}
+    with DynamicProviderHost(config) as first_stack, DynamicProviderHost(config) as second_stack:
+        first = policy(first_stack, "ci-policy")
+        first.create(policy_props(org, issuer_id))
+        before = cloud.get_auth_policy(org, issuer_id)
+
+        second = policy(second_stack, "ci-policy")
+        with pytest.raises(EngineError) as refused:
+            second.create(policy_props(org, issuer_id, team="other-team"))
+        assert "did not write" in refused.value.details
+        assert cloud.get_auth_policy(org, issuer_id) == before
+        assert ci_can_log_in(emulator, org)
+        assert not ci_can_log_in(emulator, org, team="other-team")
+
+
+def test_adopt_takes_over_a_document_made_in_the_console(emulator, host, cloud, org, issuer_id):
+    console = [{"decision": "allow", "tokenType": "team", "teamName": "platform", "authorizedPermissions": [],
+                "rules": {"aud": f"urn:pulumi:org:{org}", "sub": DEPLOYER}},
+               {"decision": "allow", "tokenType": "team", "teamName": "legacy", "authorizedPermissions": [],
+                "rules": {"aud": f"urn:pulumi:org:{org}", "sub": "system:serviceaccount:legacy:*"}}]
+    policy_id = cloud.get_auth_policy(org, issuer_id)["id"]
+    cloud.update_auth_policy(org, policy_id, console)
+
+    managed = policy(host, "ci-policy")
+    with pytest.raises(EngineError) as refused:
+        managed.create(policy_props(org, issuer_id))
+    assert "adopt=True" in refused.value.details
+    assert cloud.get_auth_policy(org, issuer_id)["policies"] == console
+
+    outs = managed.create(policy_props(org, issuer_id, adopt=True))
+    assert [p["team_name"] for p in outs["policies"]] == ["platform"]
+    assert outs["version"] == cloud.get_auth_policy(org, issuer_id)["version"]
+    assert changes(managed.diff(policy_props(org, issuer_id, adopt=False))) == "DIFF_NONE"
+    managed.delete()
+    assert cloud.get_auth_policy(org, issuer_id)["policies"] == closed_policies(org)
+
+
+def test_delete_leaves_a_document_written_since_alone(emulator, host, cloud, org, issuer_id):
+    managed = policy(host, "ci-policy")
+    outs = managed.create(policy_props(org, issuer_id))
+    edited = [{"decision": "allow", "tokenType": "team", "teamName": "platform", "authorizedPermissions": [],
+               "rules": {"aud": f"urn:pulumi:org:{org}", "sub": DEPLOYER}},
+              {"decision": "allow", "tokenType": "team", "teamName": "oncall", "authorizedPermissions": [],
+               "rules": {"aud": f"urn:pulumi:org:{org}", "sub": DEPLOYER}}]
+    cloud.update_auth_policy(org, outs["policy_id"], edited)
+
+    managed.delete()
+    assert cloud.get_auth_policy(org, issuer_id)["policies"] == edited
+    line = [l for l in host.stderr_text().splitlines() if "left the issuer's policies as they are" in l]
+    assert len(line) == 1 and f"{org}/{issuer_id}" in line[0] and f"version {outs['version']}" in line[0]
+
+
+def test_create_takes_over_what_it_may(emulator, host, cloud, org, issuer_id):
+    """The service's default (a new issuer), CLOSED (a destroyed stack's issuer, brought back by
+    the next `up`) and the very document it writes (a create whose answer was lost)."""
+    first = policy(host, "ci-policy")
+    first.create(policy_props(org, issuer_id))  # over the service's default
+    first.delete()
+    assert cloud.get_auth_policy(org, issuer_id)["policies"] == closed_policies(org)
+
+    again = policy(host, "ci-policy")
+    again.create(policy_props(org, issuer_id))  # over CLOSED
+    assert ci_can_log_in(emulator, org)
+
+    # A create whose PATCH was applied but whose answer never came back: state has nothing; the
+    # next `up` creates again and finishes the job instead of refusing.
+    lost = policy(host, "ci-policy")
+    outs = lost.create(policy_props(org, issuer_id))
+    assert outs["version"] == cloud.get_auth_policy(org, issuer_id)["version"]
+    assert ci_can_log_in(emulator, org)
+
+
+def test_a_user_already_locked_out_recovers_with_refresh_then_up(emulator, host, cloud, org, issuer_id):
+    """What an earlier version did on a rename: CLOSED written over the allow behind the stack's
+    back. `pulumi refresh --yes` shows it, `pulumi up` writes the allow back."""
+    managed = policy(host, "ci-policy")
+    props = policy_props(org, issuer_id)
+    outs = managed.create(props)
+    cloud.update_auth_policy(org, outs["policy_id"], closed_policies(org))
+    assert not ci_can_log_in(emulator, org)
+    assert changes(managed.diff(props)) == "DIFF_NONE", "without a refresh the stack cannot know"
+
+    managed.read()
+    assert changes(managed.diff(props)) == "DIFF_SOME"
+    managed.update(props)
+    assert ci_can_log_in(emulator, org)
+
+
+def test_delete_of_a_policy_whose_issuer_is_gone_is_done(emulator, host, cloud, org, issuer_id):
+    managed = policy(host, "ci-policy")
+    managed.create(policy_props(org, issuer_id))
+    cloud.delete_issuer(org, issuer_id)
+    managed.delete()
+    with pytest.raises(PulumiCloudError):
+        cloud.get_auth_policy(org, issuer_id)
