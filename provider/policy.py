@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
@@ -294,24 +293,63 @@ def has_literal(pattern: str) -> bool:
     return any(c not in WILDCARDS for c in pattern)
 
 
+@dataclass(frozen=True)
+class _Glob:
+    """A pattern compiled for ``match``: bit ``i`` of a state set means "pattern position ``i``
+    reached"; bit ``len(pattern)`` means the whole pattern was consumed."""
+
+    star: int
+    """Positions holding ``*`` (a character keeps the state there)."""
+    optional: int
+    """Positions that may be skipped without a character (``*`` and ``?``)."""
+    any_char: int
+    """Positions any one character advances (``?`` and ``.``)."""
+    literal: Mapping[str, int]
+    """Per literal character, the positions it advances (plus ``any_char``)."""
+    accept: int
+
+    def closure(self, states: int) -> int:
+        # Skipping optional positions: inside a run of optional positions, a reached position
+        # reaches every later one and the position just after the run. Adding the reached bits
+        # to the run's mask carries through the rest of the run; XOR keeps exactly those bits.
+        optional = self.optional
+        return states | ((optional + (states & optional)) ^ optional)
+
+
 @lru_cache(maxsize=4096)
-def _compile(pattern: str) -> re.Pattern[str]:
-    parts = []
-    for c in pattern:
+def _compile(pattern: str) -> _Glob:
+    star = optional = any_char = 0
+    literal: dict[str, int] = {}
+    for i, c in enumerate(pattern):
+        bit = 1 << i
         if c == "*":
-            parts.append(".*")
+            star |= bit
+            optional |= bit
         elif c == "?":
-            parts.append(".?")
+            optional |= bit
+            any_char |= bit
         elif c == ".":
-            parts.append(".")
+            any_char |= bit
         else:
-            parts.append(re.escape(c))
-    return re.compile("".join(parts), re.DOTALL)
+            literal[c] = literal.get(c, 0) | bit
+    literal = {c: bits | any_char for c, bits in literal.items()}
+    return _Glob(star, optional, any_char, literal, 1 << len(pattern))
 
 
 def match(pattern: str, value: str) -> bool:
-    """Pulumi's wildcard match of a whole value: ``*`` 0+ chars, ``?`` 0-1 char, ``.`` exactly 1."""
-    return _compile(pattern).fullmatch(value) is not None
+    """Pulumi's wildcard match of a whole value: ``*`` 0+ chars, ``?`` 0-1 char, ``.`` exactly 1.
+
+    A set-of-positions automaton (no backtracking): time O(len(pattern) x len(value)) whatever
+    the input, so a token's claims cannot stall an exchange or a simulation.
+    """
+    glob = _compile(pattern)
+    states = glob.closure(1)
+    literal, any_char, star = glob.literal, glob.any_char, glob.star
+    for c in value:
+        states = glob.closure((states & star) | ((states & literal.get(c, any_char)) << 1))
+        if not states:
+            return False
+    return bool(states & glob.accept)
 
 
 @lru_cache(maxsize=4096)
