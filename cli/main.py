@@ -26,7 +26,7 @@ from pulumi_oidc_trust.provider import wire
 from pulumi_oidc_trust.provider.duration import parse_duration
 from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, exchange
 from pulumi_oidc_trust.provider.lint import RULES, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies
-from pulumi_oidc_trust.provider.policy import TOKEN_TYPES, Policy, PolicyError, parse_policies
+from pulumi_oidc_trust.provider.policy import TOKEN_TYPES, Policy, PolicyError, oversized_claim, parse_policies
 from pulumi_oidc_trust.provider.simulate import (
     DecodedToken,
     TokenError,
@@ -89,6 +89,9 @@ def load_claims(path: str) -> dict[str, Any]:
     claims = read_document(path, "claims")
     if not isinstance(claims, dict):
         raise InputError(f"claims file '{path}' must hold one JSON/YAML object of claims, e.g. {{\"sub\": \"...\"}}")
+    too_long = oversized_claim(claims)
+    if too_long:  # the exchange refuses such a token, so the simulation does too
+        raise InputError(f"claims file '{path}': {too_long}")
     return claims
 
 

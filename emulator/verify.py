@@ -5,7 +5,7 @@ algorithms only, fixed here and never taken from the token alone; a ``kid`` is r
 must name a key of the issuer; the algorithm must fit that key; ``iss`` must be an issuer
 registered in the requested organization; ``aud`` must contain the requested audience;
 ``exp``, ``iat``, ``iss``, ``aud`` and ``sub`` are required; at most 60 s of clock leeway; RSA
-keys of at least 2048 bits.
+keys of at least 2048 bits; no claim longer than ``policy.MAX_CLAIM_LENGTH`` characters.
 
 Keys come from the issuer's uploaded ``jwks`` when it has one, otherwise from its discovery
 document (``{url}/.well-known/openid-configuration`` -> ``jwks_uri``), fetched when a token
@@ -22,6 +22,8 @@ from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import jwt
+
+from pulumi_oidc_trust.provider.policy import oversized_claim
 
 from .fetch import Fetcher, FetchError
 
@@ -182,6 +184,9 @@ def verify_subject_token(
     if len(token.encode("utf-8", "replace")) > MAX_TOKEN_BYTES:
         raise TokenRejected(f"malformed token: larger than {MAX_TOKEN_BYTES} bytes")
     header, unverified = _read_unverified(token)
+    too_long = oversized_claim(unverified)
+    if too_long:  # before any key is fetched or any pattern matched
+        raise TokenRejected(f"malformed token: {too_long}")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise TokenRejected("the token header has no kid")

@@ -33,6 +33,18 @@ from typing import Any, Iterable, Mapping, Sequence
 MAX_POLICIES = 40
 """Pulumi Cloud accepts at most 40 policies per issuer."""
 
+# Size limits of this project (Pulumi documents none): generous for every real workload token
+# and policy, small enough that no input makes matching or linting slow.
+MAX_CLAIM_LENGTH = 1024
+"""Characters in one string claim of a workload token (a GitHub ``job_workflow_ref`` or a
+Kubernetes ``sub`` stay well below). Longer claims are refused where tokens enter: the
+emulator's exchange and the simulator."""
+MAX_RULES_PER_POLICY = 32
+"""Rules (claim path -> pattern) in one policy."""
+MAX_PATTERN_LENGTH = 1024
+"""Characters in one rule pattern or name pattern; a longer pattern could only match a claim
+that is refused anyway."""
+
 DECISIONS = ("allow", "deny")
 PERMISSIONS = ("admin", "standard")
 WILDCARDS = frozenset("*?.")
@@ -411,6 +423,29 @@ def claim_strings(value: Any) -> list[str]:
     if isinstance(value, (bool, int, float)):
         return [json.dumps(value)]
     return []
+
+
+def oversized_claim(claims: Mapping[str, Any], limit: int = MAX_CLAIM_LENGTH) -> str | None:
+    """Why a token's claims are refused for size (which claim, how long), or None.
+
+    Every string at any depth (inside objects and lists too), and every claim name, is held to
+    ``limit`` characters."""
+    pending: list[tuple[str, Any]] = [("", dict(claims))]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and len(value) > limit:
+            return (
+                f"claim {path} is {len(value)} characters long; claims longer than {limit} characters "
+                "are refused (workload tokens carry short claims)"
+            )
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if len(str(key)) > limit:
+                    return f"a claim name under {path or 'the top level'} is longer than {limit} characters"
+                pending.append((f"{path}.{key}" if path else str(key), item))
+        elif isinstance(value, list):
+            pending += [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

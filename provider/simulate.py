@@ -26,7 +26,7 @@ import jwt
 import requests
 
 from .urls import is_loopback_host
-from .policy import TOKEN_TYPES, Decision, Policy, PolicyOutcome, Request, evaluate
+from .policy import TOKEN_TYPES, Decision, oversized_claim, Policy, PolicyOutcome, Request, evaluate
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 """Algorithms a workload token may be verified with: never ``none``, never a shared secret."""
@@ -162,6 +162,9 @@ def decode_token(
         raise TokenError(f"the value is not a decodable JWT ({_pyjwt_reason(e)})") from None
     if not isinstance(claims, dict):
         raise TokenError("the token's payload is not a JSON object")
+    too_long = oversized_claim(claims)
+    if too_long:
+        raise TokenError(f"the token is refused: {too_long}")
     if verify_with is None and discovery_url is None:
         return DecodedToken(header, claims, False, UNVERIFIED_NOTE)
 
