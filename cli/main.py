@@ -26,6 +26,7 @@ from pulumi_oidc_trust.provider import wire
 from pulumi_oidc_trust.provider.duration import parse_duration
 from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, exchange
 from pulumi_oidc_trust.provider.lint import RULES, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies
+from pulumi_oidc_trust.provider.urls import api_url_problem
 from pulumi_oidc_trust.provider.policy import TOKEN_TYPES, Policy, PolicyError, oversized_claim, parse_policies
 from pulumi_oidc_trust.provider.simulate import (
     DecodedToken,
@@ -465,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--oidc-team", metavar="TEAM", help="request a team token")
     p.add_argument("--oidc-user", metavar="USER", help="request a personal token")
     p.add_argument("--oidc-expiration", metavar="DURATION", help="lifetime: seconds or a duration ('15m', '2h'; default 2h)")
-    p.add_argument("--api-url", default=wire.DEFAULT_API_URL, metavar="URL", help=f"Pulumi Cloud API (default {wire.DEFAULT_API_URL})")
+    p.add_argument("--api-url", default=wire.DEFAULT_API_URL, type=_api_url, metavar="URL", help=f"Pulumi Cloud API (default {wire.DEFAULT_API_URL}; https, or http to loopback)")
     _formats(p, ("token", "env", "json"), "token")
     p.set_defaults(handler=cmd_exchange)
 
@@ -487,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--service-account", metavar="NAME", help="use this existing ServiceAccount instead of creating one")
     p.add_argument("--service-account-annotation", action="append", metavar="KEY=VALUE", help="annotation on the created ServiceAccount (repeatable; 'eks' needs eks.amazonaws.com/role-arn)")
     p.add_argument("--image", help="the Pulumi CLI image")
-    p.add_argument("--api-url", metavar="URL")
+    p.add_argument("--api-url", type=_api_url, metavar="URL")
     p.add_argument("--out", metavar="DIR", help="write NAME.yaml into DIR instead of stdout")
     _formats(p, ("yaml", "text", "json"), "yaml")
     p.set_defaults(handler=cmd_render)
@@ -496,6 +497,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=False))
+
+
+def _api_url(text: str) -> str:
+    """argparse type of every --api-url: the one URL rule (``urls.api_url_problem``)."""
+    problem = api_url_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:

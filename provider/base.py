@@ -52,6 +52,9 @@ class CloudResourceProvider(ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs, problems = self.validate_inputs(news)
+        settings = getattr(self, "_settings", None)
+        if settings is not None and settings.api_url_problem:
+            problems = [*problems, (settings_mod.CONFIG_API_URL, settings.api_url_problem)]
         return CheckResult(inputs, [CheckFailure(prop, reason) for prop, reason in problems])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -70,6 +73,8 @@ class CloudResourceProvider(ResourceProvider):
 
     def _client(self) -> PulumiCloudClient:
         settings = getattr(self, "_settings", None) or settings_mod.resolve(lambda _key: None)
+        if settings.api_url_problem:
+            raise PulumiCloudError(0, settings.api_url_problem, "invalid_api_url")
         return PulumiCloudClient(settings.api_url, settings.access_token)
 
 

@@ -26,6 +26,7 @@ from urllib3.util.retry import Retry
 
 from . import wire
 from .policy import TOKEN_TYPES
+from .urls import api_url_problem
 
 TIMEOUT = (10, 60)
 """(connect, read) seconds for every request."""
@@ -153,6 +154,9 @@ class PulumiCloudClient:
         budget: RetryBudget | None = None,
         user_agent: str = "pulumi-oidc-trust/0.1",
     ):
+        problem = api_url_problem(api_url)
+        if problem:  # before any session exists: nothing is ever sent to such a URL
+            raise PulumiCloudError(0, f"API URL {problem}", "invalid_api_url")
         self.api_url = api_url.rstrip("/")
         self._token = access_token
         budget = budget or RetryBudget()

@@ -37,3 +37,97 @@ def test_cli_simulate_refuses_an_oversized_claims_file(tmp_path, capsys):
     code = main(["simulate", "--policies", str(policies), "--claims", str(claims)])
     assert code == 2
     assert f"longer than {MAX_CLAIM_LENGTH} characters" in capsys.readouterr().err
+
+
+# -- 2: one URL rule for every API URL ------------------------------------------------------------
+
+from types import SimpleNamespace  # noqa: E402
+
+from pulumi_oidc_trust.components.runner_manifests import runner_spec  # noqa: E402
+from pulumi_oidc_trust.provider import settings as settings_mod  # noqa: E402
+from pulumi_oidc_trust.provider.client import PulumiCloudClient, PulumiCloudError  # noqa: E402
+from pulumi_oidc_trust.provider.exchange import ExchangeInputError, exchange  # noqa: E402
+from pulumi_oidc_trust.provider.issuer import OidcIssuerProvider  # noqa: E402
+from pulumi_oidc_trust.provider.urls import api_url_problem  # noqa: E402
+
+SECRET_PASSWORD = "hunter2-secret-pw"
+
+
+@pytest.mark.parametrize(
+    "url", ["https://api.pulumi.com", "https://pulumi.internal.example/api", "http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9"]
+)
+def test_api_urls_that_keep_credentials_safe_are_accepted(url):
+    assert api_url_problem(url) is None
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("http://api.pulumi.com", "plain http"),
+        ("http://10.0.0.5:8080", "plain http"),
+        (f"https://admin:{SECRET_PASSWORD}@api.pulumi.com", "user part"),
+        (f"http://admin:{SECRET_PASSWORD}@127.0.0.1:1", "user part"),
+        ("ftp://api.pulumi.com", "not an absolute URL"),
+        ("https://api.pulumi.com/?x=1", "query"),
+        ("https://api.pulumi.com\n", "whitespace"),
+    ],
+)
+def test_api_urls_that_leak_credentials_are_refused_without_echoing_them(url, words):
+    problem = api_url_problem(url)
+    assert problem and words in problem
+    assert SECRET_PASSWORD not in problem
+
+
+def test_stack_config_api_url_over_plain_http_fails_check_and_sends_nothing(monkeypatch):
+    config = {"oidc:apiUrl": f"http://admin:{SECRET_PASSWORD}@pulumi.example.com", "oidc:accessToken": "pul-abc"}
+    settings = settings_mod.resolve(config.get, environ={})
+    assert settings.api_url_problem and SECRET_PASSWORD not in repr(settings)
+    provider = OidcIssuerProvider()
+    provider.configure(SimpleNamespace(config=SimpleNamespace(get=config.get)))
+    result = provider.check({}, {"organization": "acme", "url": "https://token.actions.githubusercontent.com"})
+    failures = {f.property: f.reason for f in result.failures}
+    assert "oidc:apiUrl" in failures and "user part" in failures["oidc:apiUrl"]
+    sent = []
+    monkeypatch.setattr("requests.Session.request", lambda *a, **k: sent.append(a))
+    with pytest.raises(PulumiCloudError) as caught:
+        provider._client()
+    assert caught.value.code == "invalid_api_url" and sent == []
+    assert SECRET_PASSWORD not in str(caught.value)
+
+
+def test_plain_http_api_url_from_config_is_refused():
+    settings = settings_mod.resolve({"oidc:apiUrl": "http://pulumi.example.com"}.get, environ={"PULUMI_ACCESS_TOKEN": "pul-x"})
+    assert "plain http" in settings.api_url_problem
+    assert settings.access_token is None  # the token is not even handed to a client for it
+
+
+def test_client_refuses_before_any_request(monkeypatch):
+    sent = []
+    monkeypatch.setattr("requests.Session.request", lambda *a, **k: sent.append(a))
+    with pytest.raises(PulumiCloudError, match="plain http"):
+        PulumiCloudClient("http://pulumi.example.com", "pul-token")
+    assert sent == []
+
+
+def test_exchange_refuses_a_plain_http_api_url_before_reading_the_token():
+    with pytest.raises(ExchangeInputError, match="api_url: .*plain http"):
+        exchange(oidc_token="file:///nonexistent", organization="acme", api_url="http://pulumi.example.com")
+
+
+@pytest.mark.parametrize("command", [["exchange", "--oidc-token", "x", "--oidc-org", "acme"], ["render", "--organization", "acme"]])
+def test_cli_api_url_follows_the_rule(command, capsys):
+    from pulumi_oidc_trust.cli.main import main
+
+    with pytest.raises(SystemExit) as caught:
+        main([*command, "--api-url", f"https://u:{SECRET_PASSWORD}@api.pulumi.com"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "user part" in err and SECRET_PASSWORD not in err
+
+
+@pytest.mark.parametrize("url, words", [("http://pulumi.example.com", "plain http"), (f"https://u:{SECRET_PASSWORD}@h", "user part")])
+def test_runner_api_url_follows_the_rule(url, words):
+    with pytest.raises(ValueError, match=words) as caught:
+        runner_spec("login", organization="acme", api_url=url)
+    assert str(caught.value).startswith("api_url: ") and SECRET_PASSWORD not in str(caught.value)
+    assert runner_spec("login", organization="acme", api_url="https://api.pulumi.com").api_url
