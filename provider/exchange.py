@@ -160,10 +160,8 @@ def send_exchange(
                 scope=prepared.request.scope,
                 expiration=prepared.expiration,
             )
-        except PulumiCloudError as e:
-            # The service has no reason to echo the token, but scrub it in case it does.
-            message = str(e.message).replace(prepared.subject_token, "<the OIDC token>")
-            raise ExchangeError(e.status, e.code, message) from None
+        except PulumiCloudError as e:  # the client has scrubbed both tokens from it
+            raise ExchangeError(e.status, e.code, e.message) from None
     return _result(answer, prepared.request.token_type, started)
 
 

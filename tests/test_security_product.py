@@ -131,3 +131,86 @@ def test_runner_api_url_follows_the_rule(url, words):
         runner_spec("login", organization="acme", api_url=url)
     assert str(caught.value).startswith("api_url: ") and SECRET_PASSWORD not in str(caught.value)
     assert runner_spec("login", organization="acme", api_url="https://api.pulumi.com").api_url
+
+
+# -- 4: echoed credentials never reach an error ---------------------------------------------------
+
+import http.server  # noqa: E402
+import json  # noqa: E402
+import threading  # noqa: E402
+from urllib.parse import parse_qs  # noqa: E402
+
+from pulumi_oidc_trust.provider.client import MAX_MESSAGE_CHARS, RetryBudget  # noqa: E402
+from pulumi_oidc_trust.provider.exchange import ExchangeError  # noqa: E402
+
+
+class _Echo(http.server.BaseHTTPRequestHandler):
+    """A hostile or buggy service: every answer is a 400 that echoes the caller's credentials,
+    placed so that cutting the message at MAX_MESSAGE_CHARS would cut a token in two."""
+
+    shape = "json"
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        form = parse_qs(self.rfile.read(length).decode()) if length else {}
+        secret = (self.headers.get("Authorization") or "").partition(" ")[2] or form.get("subject_token", [""])[0]
+        text = "x" * (MAX_MESSAGE_CHARS - 10) + secret + " (echoed)"
+        if self.shape == "json":
+            body = json.dumps({"code": 400, "message": text}).encode()
+        elif self.shape == "oauth":
+            body = json.dumps({"error": "bad " + secret, "error_description": text}).encode()
+        else:
+            body = text.encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "text/plain" if self.shape == "text" else "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def echo_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    _Echo.shape = "json"
+
+
+def _no_piece_of(secret: str, text: str) -> bool:
+    return all(secret[i : i + 8] not in text for i in range(len(secret) - 7))
+
+
+@pytest.mark.parametrize("shape", ["json", "text"])
+def test_an_echoed_access_token_is_scrubbed_even_where_the_message_is_cut(echo_server, shape):
+    _Echo.shape = shape
+    token = "pul-" + "a1b2c3d4" * 5
+    client = PulumiCloudClient(f"http://127.0.0.1:{echo_server.server_port}", token, budget=RetryBudget(attempts=0))
+    with pytest.raises(PulumiCloudError) as caught:
+        client.list_issuers("acme")
+    shown = f"{caught.value} {caught.value.message} {caught.value.code!r}"
+    assert _no_piece_of(token, shown), shown[-80:]
+    assert "<redacted>" in shown
+
+
+def test_an_echoed_workload_token_is_scrubbed_from_message_and_code(echo_server, issuer, capsys):
+    from pulumi_oidc_trust.cli.main import main
+
+    _Echo.shape = "oauth"
+    workload = issuer.mint({"sub": "repo:acme/infra:ref:refs/heads/main", "aud": "urn:pulumi:org:acme"})
+    url = f"http://127.0.0.1:{echo_server.server_port}"
+    with pytest.raises(ExchangeError) as caught:
+        exchange(oidc_token=workload, organization="acme", api_url=url, budget=RetryBudget(attempts=0))
+    shown = f"{caught.value} {caught.value.code!r}"
+    assert _no_piece_of(workload, shown), shown[-80:]
+
+    assert main(["exchange", "--oidc-token", workload, "--oidc-org", "acme", "--api-url", url]) != 0
+    out = capsys.readouterr()
+    assert _no_piece_of(workload, out.err + out.out)
