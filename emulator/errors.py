@@ -34,6 +34,10 @@ def thumbprint_mismatch(calculated: str) -> str:
 ISSUER_NOT_FOUND = "oidc issuer not found"
 POLICY_NOT_FOUND = "auth policy not found"
 URL_IMMUTABLE = "the issuer url cannot be changed; register a new issuer instead"
+FORBIDDEN = (
+    "this token may not manage the organization's OIDC issuers and policies "
+    "(an organization admin token is required)"
+)
 
 
 class ApiError(Exception):
@@ -72,3 +76,8 @@ def bad_request(detail: str) -> ApiError:
 
 def unauthorized() -> ApiError:
     return ApiError(401, UNAUTHORIZED)
+
+
+def forbidden() -> ApiError:
+    """403 in the REST error shape (``Forbidden: ...``); the detail text is ours (UNCONFIRMED)."""
+    return ApiError(403, FORBIDDEN)

@@ -57,3 +57,76 @@ def test_a_nested_long_claim_is_refused_too(trusted):
 def test_claims_at_the_limit_are_accepted(trusted):
     token = trusted.workload_token(sub="repo:acme/" + "x" * (MAX_CLAIM_LENGTH - len("repo:acme/")))
     assert trusted.exchange(token).status_code == 200
+
+
+# -- 8: only an admin may rewrite trust ----------------------------------------------------------
+
+FORBIDDEN_PREFIX = "Forbidden: "
+
+
+def _issuers(org: str = "acme") -> str:
+    return f"/api/orgs/{org}/oidc/issuers"
+
+
+def _grant_everything(handle) -> dict:
+    """acme trusts the test issuer for org, admin, team and personal tokens of repo:acme/*."""
+    org = handle.org
+    issuer = handle.register_issuer()
+    handle.set_policies(
+        issuer["id"],
+        [
+            allow_policy(org),
+            allow_policy(org, authorizedPermissions=["admin"]),
+            allow_policy(org, tokenType="team", teamName="platform"),
+            allow_policy(org, tokenType="personal", userLogin="alice"),
+        ],
+    )
+    return issuer
+
+
+def _token(handle, **exchange_args) -> str:
+    response = handle.exchange(handle.workload_token(), **exchange_args)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+@pytest.mark.parametrize(
+    "exchange_args",
+    [{}, {"token_type": "team", "scope": "team:platform"}, {"token_type": "personal", "scope": "user:alice"}],
+    ids=["organization", "team", "personal"],
+)
+def test_a_token_without_admin_cannot_read_or_rewrite_trust(inproc_emulator, exchange_args):
+    issuer = _grant_everything(inproc_emulator)
+    token = _token(inproc_emulator, **exchange_args)
+    policy = inproc_emulator.policy_of(issuer["id"])
+    before = inproc_emulator.app.store.snapshot()
+    attempts = [
+        ("POST", _issuers(), {"name": "evil", "url": "http://127.0.0.1:9/evil"}),
+        ("PATCH", f"{_issuers()}/{issuer['id']}", {"name": "renamed"}),
+        ("DELETE", f"{_issuers()}/{issuer['id']}", None),
+        ("PATCH", f"/api/orgs/acme/auth/policies/{policy['id']}", {"policies": [allow_policy("acme", sub="*x")]}),
+        ("GET", _issuers(), None),
+        ("GET", f"/api/orgs/acme/auth/policies/oidcissuers/{issuer['id']}", None),
+    ]
+    for method, path, body in attempts:
+        response = inproc_emulator.request(method, path, token=token, json=body)
+        assert response.status_code == 403, (method, path, response.text)
+        assert response.json()["code"] == 403 and response.json()["message"].startswith(FORBIDDEN_PREFIX)
+    after = inproc_emulator.app.store.snapshot()
+    assert after["issuers"] == before["issuers"] and after["policies"] == before["policies"]
+    # What such a token is for still works.
+    assert inproc_emulator.get("/api/user", token=token).status_code == 200
+
+
+def test_an_organization_token_with_admin_and_the_admin_token_may_manage_trust(inproc_emulator):
+    issuer = _grant_everything(inproc_emulator)
+    admin_token = _token(inproc_emulator, scope="admin")
+    response = inproc_emulator.patch(f"{_issuers()}/{issuer['id']}", token=admin_token, json={"name": "renamed"})
+    assert response.status_code == 200 and response.json()["name"] == "renamed"
+    assert inproc_emulator.get(_issuers(), token="admin").status_code == 200
+
+
+def test_an_admin_token_of_another_organization_is_still_401(inproc_emulator):
+    _grant_everything(inproc_emulator)
+    admin_token = _token(inproc_emulator, scope="admin")
+    assert inproc_emulator.get(_issuers("other"), token=admin_token).status_code == 401
