@@ -9,6 +9,7 @@ from pulumi.output import Unknown
 
 from . import settings as settings_mod
 from .client import PulumiCloudClient, PulumiCloudError
+from .urls import path_segment_problem
 
 PROVIDER_KEY = "__provider"
 
@@ -27,7 +28,7 @@ def is_unknown(value: Any) -> bool:
 def split_id(resource_id: str, what: str) -> tuple[str, str]:
     """``ORG/ID`` -> (org, id)."""
     parts = (resource_id or "").split("/")
-    if len(parts) != 2 or not all(parts):
+    if len(parts) != 2 or any(path_segment_problem(p) for p in parts):
         raise ValueError(f"{what} id {resource_id!r} is not of the form ORGANIZATION/ISSUER_ID")
     return parts[0], parts[1]
 

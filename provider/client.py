@@ -27,7 +27,7 @@ from urllib3.util.retry import Retry
 
 from . import wire
 from .policy import TOKEN_TYPES
-from .urls import api_url_problem
+from .urls import api_url_problem, path_segment_problem
 
 TIMEOUT = (10, 60)
 """(connect, read) seconds for every request."""
@@ -359,6 +359,11 @@ class PulumiCloudClient:
 
 
 def _seg(value: str) -> str:
+    """One path segment. '.', '..' and '/' are refused before anything is sent (they would move
+    the authenticated request to another route); everything else is percent-encoded."""
+    problem = path_segment_problem(value, "an organization name or an id")
+    if problem:
+        raise PulumiCloudError(0, f"refusing to build the request path: {problem}", "invalid_path_segment")
     return quote(str(value), safe="")
 
 

@@ -15,7 +15,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from . import wire
 from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
 from .client import PulumiCloudClient, PulumiCloudError
-from .urls import issuer_url_problem
+from .urls import issuer_url_problem, path_segment_problem
 
 INPUT_KEYS = ("organization", "url", "name", "max_expiration_seconds", "thumbprints", "jwks", "adopt")
 REPLACE_KEYS = ("organization", "url")
@@ -63,8 +63,10 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
         return props.get(key) is not None and not is_unknown(props[key])
 
     org = props.get("organization")
-    if not is_unknown(org) and (not isinstance(org, str) or not org.strip() or "/" in org):
-        problems.append(("organization", "required: the Pulumi Cloud organization name, e.g. 'acme' (no '/')"))
+    if not is_unknown(org):
+        problem = path_segment_problem(org, "the Pulumi Cloud organization name, e.g. 'acme'")
+        if problem:
+            problems.append(("organization", problem))
     if not is_unknown(props.get("url")):
         problems += url_problems(props.get("url"))
     if known("name") and (not isinstance(props["name"], str) or not props["name"].strip()):

@@ -80,3 +80,19 @@ def api_url_problem(url: object) -> str | None:
     """Why ``url`` cannot be a Pulumi Cloud API URL (``oidc:apiUrl``, ``--api-url``, the runner's
     ``api_url``), with the fix; None when it can. The access token travels to this URL."""
     return _base_problem(url, "https://api.pulumi.com")
+
+
+def path_segment_problem(value: object, what: str = "the value") -> str | None:
+    """Why ``value`` cannot be one segment of an API path (an organization name, an issuer or
+    policy id), with the fix; None when it can. ``.`` and ``..`` would move an authenticated
+    request to another route once the URL is normalized, and a ``/`` would make a resource id
+    (``ORG/ISSUER_ID``) that can never be split, hence never read back."""
+    if not isinstance(value, str) or not value.strip():
+        return f"required: {what}"
+    if value in (".", ".."):
+        return f"{value!r} is a relative path segment and would send the request to another route; give {what}"
+    if "/" in value or "\\" in value:
+        return f"{value!r} contains '/' or '\\'; {what} is one path segment: remove it"
+    if any(ord(c) < 32 or c == "\x7f" for c in value):
+        return f"{value!r} contains control characters; give {what}"
+    return None

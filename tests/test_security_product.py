@@ -214,3 +214,48 @@ def test_an_echoed_workload_token_is_scrubbed_from_message_and_code(echo_server,
     assert main(["exchange", "--oidc-token", workload, "--oidc-org", "acme", "--api-url", url]) != 0
     out = capsys.readouterr()
     assert _no_piece_of(workload, out.err + out.out)
+
+
+# -- 6: '.', '..' and '/' never reach a request path ----------------------------------------------
+
+from pulumi_oidc_trust.provider import issuer as issuer_mod  # noqa: E402
+from pulumi_oidc_trust.provider import issuer_policy as policy_mod  # noqa: E402
+from pulumi_oidc_trust.provider.base import split_id  # noqa: E402
+
+GOOD_POLICY = [{"decision": "deny", "token_type": "organization", "rules": {"aud": "urn:pulumi:org:acme"}}]
+
+
+@pytest.mark.parametrize("call", [
+    lambda c: c.list_issuers(".."),
+    lambda c: c.get_issuer("acme", ".."),
+    lambda c: c.get_issuer("acme", "."),
+    lambda c: c.delete_issuer("acme", "a/b"),
+    lambda c: c.get_auth_policy("..", "x"),
+    lambda c: c.update_auth_policy("acme", "..", []),
+])
+def test_client_refuses_relative_segments_before_sending(call, monkeypatch):
+    sent = []
+    monkeypatch.setattr("requests.Session.request", lambda *a, **k: sent.append(a))
+    with PulumiCloudClient("https://api.pulumi.com", "pul-x") as client:
+        with pytest.raises(PulumiCloudError) as caught:
+            call(client)
+    assert caught.value.code == "invalid_path_segment" and sent == []
+
+
+@pytest.mark.parametrize("org", ["..", ".", "a/b", "a\\b"])
+def test_issuer_check_refuses_an_organization_that_is_no_path_segment(org):
+    _inputs, problems = issuer_mod.validate({"organization": org, "url": "https://token.actions.githubusercontent.com"})
+    assert [p for p, _ in problems] == ["organization"]
+
+
+@pytest.mark.parametrize("field, value", [("organization", ".."), ("issuer_id", ".."), ("issuer_id", "x/y"), ("issuer_id", ".")])
+def test_policy_check_refuses_ids_that_are_no_path_segment(field, value):
+    props = {"organization": "acme", "issuer_id": "abc", "policies": GOOD_POLICY, field: value}
+    _inputs, problems = policy_mod.validate(props)
+    assert field in [p for p, _ in problems]
+
+
+@pytest.mark.parametrize("resource_id", ["acme/..", "../x", "acme/.", "a/b/c"])
+def test_resource_ids_with_relative_segments_are_refused(resource_id):
+    with pytest.raises(ValueError, match="ORGANIZATION/ISSUER_ID"):
+        split_id(resource_id, "OidcIssuer")
