@@ -22,6 +22,8 @@ REPLACE_KEYS = ("organization", "url")
 OUTPUT_KEYS = ("issuer_id", "issuer", "created", "modified")
 THUMBPRINT = re.compile(r"^[0-9a-f]{64}$")
 PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+MAX_JWKS_KEYS = 20
+"""Keys in an uploaded JWKS (this project's limit: issuers publish a few, two during a rotation)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -37,6 +39,8 @@ def jwks_problems(jwks: Any, prop: str = "jwks") -> list[tuple[str, str]]:
     """A static JWKS must be a public RFC 7517 key set whose keys carry a ``kid``."""
     if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
         return [(prop, "must be a JSON Web Key Set: {'keys': [{'kty': 'RSA', 'kid': '...', 'n': '...', 'e': 'AQAB'}]}")]
+    if len(jwks["keys"]) > MAX_JWKS_KEYS:
+        return [(prop, f"holds {len(jwks['keys'])} keys; at most {MAX_JWKS_KEYS} are accepted (keep the current and the next key)")]
     problems = []
     for i, key in enumerate(jwks["keys"]):
         where = f"{prop}.keys[{i}]"

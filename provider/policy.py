@@ -146,8 +146,11 @@ class Policy:
 
 
 def _normalize_keys(raw: Mapping[str, Any], where: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Accept either wire keys or snake_case keys; report unknown keys."""
+    """Accept either wire keys or snake_case keys; report unknown keys, and a key given in both
+    spellings (``authorized_permissions`` and ``authorizedPermissions``): which one would be sent
+    depends on dict order, so neither is guessed."""
     out: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
     problems: list[tuple[str, str]] = []
     for key, value in raw.items():
         py_key = PYTHON_KEYS.get(key, key)
@@ -155,6 +158,12 @@ def _normalize_keys(raw: Mapping[str, Any], where: str) -> tuple[dict[str, Any],
             known = ", ".join(WIRE_KEYS)
             problems.append((f"{where}.{key}", f"unknown key; a policy takes only: {known}"))
             continue
+        if py_key in spelled:
+            problems.append(
+                (f"{where}.{py_key}", f"given twice, as {spelled[py_key]!r} and {key!r}; keep exactly one of them")
+            )
+            continue
+        spelled[py_key] = key
         out[py_key] = value
     return out, problems
 
@@ -227,6 +236,10 @@ def _check_name_fields(data: Mapping[str, Any], token_type: TokenType, where: st
                 problems.append(
                     (f"{where}.{name_field}", f"required for {token_type.name} tokens: name the {_what(name_field)}")
                 )
+            elif len(value) > MAX_PATTERN_LENGTH:
+                problems.append(
+                    (f"{where}.{name_field}", f"is {len(value)} characters long; at most {MAX_PATTERN_LENGTH} are accepted")
+                )
         elif value is not None:
             problems.append(
                 (f"{where}.{name_field}", f"not used by {token_type.name} tokens; remove it")
@@ -242,7 +255,19 @@ def _check_rules(rules: Any, where: str) -> list[tuple[str, str]]:
     if not isinstance(rules, Mapping) or not rules:
         return [(f"{where}.rules", "must map at least one claim path to a pattern, e.g. {'sub': 'repo:acme/infra:*'}")]
     problems = []
+    if len(rules) > MAX_RULES_PER_POLICY:
+        problems.append(
+            (f"{where}.rules", f"holds {len(rules)} rules; at most {MAX_RULES_PER_POLICY} are accepted per policy")
+        )
     for path, pattern in rules.items():
+        if isinstance(path, str) and len(path) > MAX_PATTERN_LENGTH:
+            problems.append((f"{where}.rules", f"a claim path is longer than {MAX_PATTERN_LENGTH} characters"))
+            continue
+        if isinstance(pattern, str) and len(pattern) > MAX_PATTERN_LENGTH:
+            problems.append(
+                (f"{where}.rules.{path}", f"pattern is {len(pattern)} characters long; at most {MAX_PATTERN_LENGTH} are accepted")
+            )
+            continue
         try:
             parse_claim_path(path)
         except ValueError as e:

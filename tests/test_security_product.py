@@ -259,3 +259,53 @@ def test_policy_check_refuses_ids_that_are_no_path_segment(field, value):
 def test_resource_ids_with_relative_segments_are_refused(resource_id):
     with pytest.raises(ValueError, match="ORGANIZATION/ISSUER_ID"):
         split_id(resource_id, "OidcIssuer")
+
+
+# -- 7: a key given twice, and size limits, are refused at preview --------------------------------
+
+from pulumi_oidc_trust.provider import policy as model  # noqa: E402
+from pulumi_oidc_trust.provider.issuer import MAX_JWKS_KEYS  # noqa: E402
+from pulumi_oidc_trust.provider.policy import MAX_PATTERN_LENGTH, MAX_RULES_PER_POLICY  # noqa: E402
+
+AUD = {"aud": "urn:pulumi:org:acme", "sub": "repo:acme/infra:ref:refs/heads/main"}
+
+
+def _check_policies(policies):
+    _inputs, problems = policy_mod.validate({"organization": "acme", "issuer_id": "abc", "policies": policies})
+    return problems
+
+
+def test_a_policy_key_in_both_spellings_is_refused():
+    raw = {
+        "decision": "allow", "token_type": "organization", "rules": AUD,
+        "authorized_permissions": [], "authorizedPermissions": ["admin"],
+    }
+    problems = _check_policies([raw])
+    assert ("policies[0].authorized_permissions",
+            "given twice, as 'authorized_permissions' and 'authorizedPermissions'; keep exactly one of them") in problems
+
+
+def test_rules_per_policy_are_limited():
+    rules = {**AUD, **{f"c{i}": "x" for i in range(MAX_RULES_PER_POLICY)}}
+    problems = _check_policies([{"decision": "allow", "token_type": "organization", "role_id": "r", "rules": rules}])
+    assert any(p == "policies[0].rules" and f"at most {MAX_RULES_PER_POLICY}" in m for p, m in problems)
+    ok = dict(list(rules.items())[:MAX_RULES_PER_POLICY])
+    assert model.parse_policy({"decision": "allow", "token_type": "organization", "role_id": "r", "rules": ok})
+
+
+def test_pattern_and_name_lengths_are_limited():
+    long = "x" * (MAX_PATTERN_LENGTH + 1)
+    problems = _check_policies([
+        {"decision": "allow", "token_type": "organization", "role_id": "r", "rules": {**AUD, "sub": long}},
+        {"decision": "allow", "token_type": "team", "team_name": long, "rules": AUD},
+    ])
+    assert {p for p, _ in problems} >= {"policies[0].rules.sub", "policies[1].team_name"}
+
+
+def test_jwks_keys_are_limited():
+    key = {"kty": "RSA", "kid": "k", "n": "AQAB", "e": "AQAB"}
+    jwks = {"keys": [dict(key, kid=f"k{i}") for i in range(MAX_JWKS_KEYS + 1)]}
+    _inputs, problems = issuer_mod.validate(
+        {"organization": "acme", "url": "https://issuer.example.com", "jwks": jwks}
+    )
+    assert any(p == "jwks" and f"at most {MAX_JWKS_KEYS}" in m for p, m in problems)
