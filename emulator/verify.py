@@ -5,7 +5,10 @@ algorithms only, fixed here and never taken from the token alone; a ``kid`` is r
 must name a key of the issuer; the algorithm must fit that key; ``iss`` must be an issuer
 registered in the requested organization; ``aud`` must contain the requested audience;
 ``exp``, ``iat``, ``iss``, ``aud`` and ``sub`` are required; at most 60 s of clock leeway; RSA
-keys of at least 2048 bits; no claim longer than ``policy.MAX_CLAIM_LENGTH`` characters.
+keys of at least 2048 bits; no claim longer than ``policy.MAX_CLAIM_LENGTH`` characters;
+``exp``, ``iat`` and ``nbf`` must be JSON numbers (PyJWT would read ``"9999999999"``) and the
+lifetime ``exp - iat`` at most ``MAX_TOKEN_LIFETIME_SECONDS`` (24 h: workload tokens live
+minutes to an hour; a token valid until 9999 or issued at 1 is not one a platform mints).
 
 Keys come from the issuer's uploaded ``jwks`` when it has one, otherwise from its discovery
 document (``{url}/.well-known/openid-configuration`` -> ``jwks_uri``), fetched when a token
@@ -30,6 +33,8 @@ from .fetch import Fetcher, FetchError
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA")
 MAX_TOKEN_BYTES = 16 * 1024
 LEEWAY_SECONDS = 60
+MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600
+TIME_CLAIMS = ("exp", "iat", "nbf")
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
 KEYS_TTL_SECONDS = 300.0
 REFRESH_INTERVAL_SECONDS = 30.0
@@ -187,6 +192,7 @@ def verify_subject_token(
     too_long = oversized_claim(unverified)
     if too_long:  # before any key is fetched or any pattern matched
         raise TokenRejected(f"malformed token: {too_long}")
+    _check_times(unverified)
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise TokenRejected("the token header has no kid")
@@ -202,6 +208,20 @@ def verify_subject_token(
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise TokenRejected("missing required claim: sub")
     return claims, issuer
+
+
+def _check_times(claims: Mapping[str, Any]) -> None:
+    """Time claims are numbers and the lifetime is bounded (module docstring)."""
+    for name in TIME_CLAIMS:
+        value = claims.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise TokenRejected(f"invalid token: the {name} claim must be a number of seconds (NumericDate)")
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if exp is not None and iat is not None and exp - iat > MAX_TOKEN_LIFETIME_SECONDS:
+        raise TokenRejected(
+            f"token lifetime too long: exp - iat is more than {MAX_TOKEN_LIFETIME_SECONDS} s "
+            f"({MAX_TOKEN_LIFETIME_SECONDS // 3600} h); workload tokens are short-lived"
+        )
 
 
 def _read_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -130,3 +130,33 @@ def test_an_admin_token_of_another_organization_is_still_401(inproc_emulator):
     _grant_everything(inproc_emulator)
     admin_token = _token(inproc_emulator, scope="admin")
     assert inproc_emulator.get(_issuers("other"), token=admin_token).status_code == 401
+
+
+# -- 10: token lifetimes and time claims ---------------------------------------------------------
+
+from pulumi_oidc_trust.emulator.verify import MAX_TOKEN_LIFETIME_SECONDS  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "times, words",
+    [
+        (lambda now: {"iat": now, "exp": 253402300799}, "lifetime too long"),  # the year 9999
+        (lambda now: {"iat": 1, "exp": now + 600}, "lifetime too long"),
+        (lambda now: {"iat": now, "exp": now + MAX_TOKEN_LIFETIME_SECONDS + 120}, "lifetime too long"),
+        (lambda now: {"iat": now, "exp": str(now + 600)}, "exp claim must be a number"),
+        (lambda now: {"iat": str(now), "exp": now + 600}, "iat claim must be a number"),
+        (lambda now: {"iat": now, "exp": now + 600, "nbf": "0"}, "nbf claim must be a number"),
+        (lambda now: {"iat": now, "exp": True}, "exp claim must be a number"),
+    ],
+    ids=["year-9999", "iat-1", "just-over", "string-exp", "string-iat", "string-nbf", "bool-exp"],
+)
+def test_implausible_time_claims_are_refused(trusted, times, words):
+    now = int(time.time())
+    response = trusted.exchange(trusted.workload_token(**times(now)))
+    _refused(response, 401, words)
+
+
+def test_a_day_long_token_is_still_accepted(trusted):
+    now = int(time.time())
+    token = trusted.workload_token(iat=now, exp=now + MAX_TOKEN_LIFETIME_SECONDS)
+    assert trusted.exchange(token).status_code == 200
