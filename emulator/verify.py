@@ -14,10 +14,16 @@ Keys come from the issuer's uploaded ``jwks`` when it has one, otherwise from it
 document (``{url}/.well-known/openid-configuration`` -> ``jwks_uri``), fetched when a token
 arrives, cached for five minutes, and refetched early at most once per 30 s when a token names
 an unknown ``kid`` (so a stream of forged ``kid``s cannot make the emulator hammer an issuer).
+A failed fetch is cached too, with a backoff from 5 s doubling to 5 min, so a stream of forged
+tokens naming an unreachable issuer triggers one fetch, not one each. The whole fetch has a
+deadline (``fetch.DEADLINE_SECONDS``). The caller, who need not be authenticated, is told only
+that the keys could not be had: why (refused, TLS, status, pin) goes to the emulator's stderr
+and ``KeyCache.last_failure``, never back over the exchange, which would make it a port scanner.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -38,6 +44,12 @@ TIME_CLAIMS = ("exp", "iat", "nbf")
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
 KEYS_TTL_SECONDS = 300.0
 REFRESH_INTERVAL_SECONDS = 30.0
+FAILURE_BACKOFF_SECONDS = 5.0
+FAILURE_BACKOFF_MAX_SECONDS = 300.0
+KEYS_UNAVAILABLE = (
+    "cannot get the issuer's signing keys: its discovery document or JWKS could not be fetched or "
+    "trusted (the emulator's log says why)"
+)
 PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _ALLOWED_TYP = {"jwt", "application/jwt"}
 
@@ -109,6 +121,13 @@ class _CachedKeys:
 
 
 @dataclass
+class _Failure:
+    reason: str
+    failed_at: float
+    backoff: float
+
+
+@dataclass
 class KeyCache:
     """Signing keys per issuer, fetched from its discovery document when a token arrives."""
 
@@ -118,9 +137,12 @@ class KeyCache:
     refresh_interval: float = REFRESH_INTERVAL_SECONDS
     fetches: int = 0
     """How many discovery+JWKS fetches were made (tests read it to check the refresh limit)."""
+    last_failure: str | None = None
+    """Why the last fetch failed (for the operator and tests; never sent to a caller)."""
 
     def __post_init__(self) -> None:
         self._entries: dict[tuple, _CachedKeys] = {}
+        self._failures: dict[tuple, _Failure] = {}
         self._locks: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -148,11 +170,20 @@ class KeyCache:
             return self._locks.setdefault(cache_key, threading.Lock())
 
     def _refresh(self, cache_key: tuple, issuer: Mapping[str, Any]) -> _CachedKeys:
+        failure = self._failures.get(cache_key)
+        now = self.clock()
+        if failure is not None and now - failure.failed_at < failure.backoff:
+            raise TokenRejected(KEYS_UNAVAILABLE)  # cached failure: no fetch until the backoff ends
         self.fetches += 1
         try:
             keys = fetch_issuer_keys(self.fetcher, issuer)
         except FetchError as e:
-            raise TokenRejected(f"cannot get the issuer's signing keys: {e}") from None
+            backoff = FAILURE_BACKOFF_SECONDS if failure is None else min(failure.backoff * 2, FAILURE_BACKOFF_MAX_SECONDS)
+            self._failures[cache_key] = _Failure(str(e), self.clock(), backoff)
+            self.last_failure = str(e)
+            print(f"emulator: fetching the keys of issuer {issuer.get('id')} failed: {e}", file=sys.stderr)
+            raise TokenRejected(KEYS_UNAVAILABLE) from None
+        self._failures.pop(cache_key, None)
         entry = _CachedKeys(keys, self.clock())
         self._entries[cache_key] = entry
         return entry
@@ -163,7 +194,8 @@ def fetch_issuer_keys(fetcher: Fetcher, issuer: Mapping[str, Any]) -> dict[str, 
     own host (Pulumi pins the certificate that serves the OpenID configuration)."""
     url = normalize_issuer(issuer["url"])
     pinned = list(issuer.get("thumbprints") or []) or None
-    discovery = fetcher.get_json(url + "/.well-known/openid-configuration", pinned=pinned)
+    deadline = time.monotonic() + fetcher.deadline  # one deadline for both documents
+    discovery = fetcher.get_json(url + "/.well-known/openid-configuration", pinned=pinned, deadline=deadline)
     named = discovery.get("issuer")
     if not isinstance(named, str) or normalize_issuer(named) != url:
         raise FetchError("the discovery document names a different issuer than the registered url")
@@ -171,7 +203,7 @@ def fetch_issuer_keys(fetcher: Fetcher, issuer: Mapping[str, Any]) -> dict[str, 
     if not isinstance(jwks_uri, str):
         raise FetchError("the discovery document has no jwks_uri")
     same_host = urlsplit(jwks_uri).netloc == urlsplit(url).netloc
-    return usable_keys(fetcher.get_json(jwks_uri, pinned=pinned if same_host else None))
+    return usable_keys(fetcher.get_json(jwks_uri, pinned=pinned if same_host else None, deadline=deadline))
 
 
 def verify_subject_token(

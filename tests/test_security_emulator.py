@@ -160,3 +160,113 @@ def test_a_day_long_token_is_still_accepted(trusted):
     now = int(time.time())
     token = trusted.workload_token(iat=now, exp=now + MAX_TOKEN_LIFETIME_SECONDS)
     assert trusted.exchange(token).status_code == 200
+
+
+# -- 9: key fetching cannot be turned against the emulator or anyone else -------------------------
+
+import socket  # noqa: E402
+import threading  # noqa: E402
+
+from pulumi_oidc_trust.emulator.fetch import Fetcher, FetchError  # noqa: E402
+from pulumi_oidc_trust.emulator.verify import FAILURE_BACKOFF_SECONDS, KEYS_UNAVAILABLE  # noqa: E402
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SlowIssuer:
+    """Answers every request with headers, then one body byte every ``interval`` seconds:
+    each read completes well within any per-read timeout."""
+
+    def __init__(self, interval: float = 0.3):
+        self.interval = interval
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._dribble, args=(conn,), daemon=True).start()
+
+    def _dribble(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+                while not self.stop.is_set():
+                    conn.sendall(b" ")
+                    time.sleep(self.interval)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+
+
+@pytest.fixture
+def slow_issuer():
+    issuer = SlowIssuer()
+    yield issuer
+    issuer.close()
+
+
+def test_a_failed_key_fetch_is_cached_with_backoff(inproc_emulator):
+    org = inproc_emulator.org
+    url = f"http://127.0.0.1:{_closed_port()}"
+    issuer = inproc_emulator.register_issuer(url=url)
+    inproc_emulator.set_policies(issuer["id"], [allow_policy(org)])
+    keys = inproc_emulator.app.keys
+    forged = inproc_emulator.test_issuer.mint({"sub": "repo:acme/x", "aud": audience_for(org), "iss": url})
+    for _ in range(5):
+        _refused(inproc_emulator.exchange(forged), 401, "signing keys")
+    assert keys.fetches == 1  # five forged tokens, one fetch
+    real_clock = keys.clock
+    keys.clock = lambda: real_clock() + FAILURE_BACKOFF_SECONDS + 1
+    _refused(inproc_emulator.exchange(forged), 401, "signing keys")
+    assert keys.fetches == 2  # after the backoff, one more try
+    _refused(inproc_emulator.exchange(forged), 401, "signing keys")
+    assert keys.fetches == 2  # and the backoff has doubled
+
+
+def test_a_fetch_failure_is_answered_with_a_generic_reason(inproc_emulator):
+    port = _closed_port()
+    url = f"http://127.0.0.1:{port}"
+    issuer = inproc_emulator.register_issuer(url=url)
+    inproc_emulator.set_policies(issuer["id"], [allow_policy(inproc_emulator.org)])
+    token = inproc_emulator.test_issuer.mint({"sub": "repo:acme/x", "aud": audience_for("acme"), "iss": url})
+    description = inproc_emulator.exchange(token).json()["error_description"]
+    assert description == KEYS_UNAVAILABLE
+    assert str(port) not in description and "refused" not in description.lower()
+    assert "Connection" in inproc_emulator.app.keys.last_failure  # the operator still learns why
+
+
+def test_a_slow_issuer_cannot_hold_a_fetch_past_its_deadline(slow_issuer):
+    fetcher = Fetcher(timeout=5.0, deadline=1.0)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="deadline"):
+        fetcher.get_json(slow_issuer.url + "/.well-known/openid-configuration")
+    assert time.monotonic() - started < 2.5
+
+
+def test_a_slow_issuer_cannot_hold_an_exchange(inproc_emulator, slow_issuer):
+    inproc_emulator.app.keys.fetcher = Fetcher(deadline=1.5)
+    issuer = inproc_emulator.register_issuer(url=slow_issuer.url)
+    inproc_emulator.set_policies(issuer["id"], [allow_policy(inproc_emulator.org)])
+    token = inproc_emulator.test_issuer.mint({"sub": "repo:acme/x", "aud": audience_for("acme"), "iss": slow_issuer.url})
+    started = time.monotonic()
+    _refused(inproc_emulator.exchange(token), 401, "signing keys")
+    assert time.monotonic() - started < 4.0
+
+
+def test_the_default_deadline_is_bounded():
+    assert Fetcher().deadline <= 10.0
