@@ -143,16 +143,14 @@ def _decode(token: str, jwks_path: str | None, discovery: str | None) -> Decoded
         jwks = read_document(jwks_path, "JWKS")
         if not isinstance(jwks, dict):
             raise InputError(f"JWKS file '{jwks_path}' must hold an object with a 'keys' list")
-    discovery_url = None
-    if discovery is not None:
-        discovery_url = discovery
-        if not discovery_url:  # --discovery without a URL: the issuer the token names
-            unverified = _decode_or_fail(token)
-            discovery_url = unverified.claims.get("iss")
-            if not isinstance(discovery_url, str) or not discovery_url:
-                raise InputError("--discovery: the token has no iss claim; give the issuer URL: --discovery URL")
+    if discovery is not None and not discovery:
+        # The token's own iss cannot vouch for the token: a forger names a host it controls.
+        raise InputError(
+            "--discovery needs the issuer URL you trust, e.g. --discovery "
+            "https://token.actions.githubusercontent.com (the token's own iss is not trusted)"
+        )
     try:
-        return decode_token(token, verify_with=jwks, discovery_url=discovery_url)
+        return decode_token(token, verify_with=jwks, discovery_url=discovery)
     except TokenError as e:
         raise InputError(f"--token: {e} (without --jwks/--discovery the claims are read unverified)")
 
@@ -414,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--claims", metavar="FILE", help="the token's claims as a JSON/YAML object")
     source.add_argument("--token", metavar="<jwt|file://path>", help="a real token (decoded unverified unless --jwks/--discovery)")
     p.add_argument("--jwks", metavar="FILE", help="verify --token against this JWKS")
-    p.add_argument("--discovery", nargs="?", const="", metavar="ISSUER_URL", help="verify --token with the issuer's discovery document (default: the token's iss)")
+    p.add_argument("--discovery", nargs="?", const="", metavar="ISSUER_URL", help="verify --token with the discovery document of ISSUER_URL, the issuer you trust (required: the token's own iss is not trusted)")
     p.add_argument("--token-type", choices=tuple(TOKEN_TYPES), help="requested token type (default: from --team/--user/--runner, else organization)")
     p.add_argument("--team", help="team name (team token)")
     p.add_argument("--user", help="user login (personal token)")

@@ -309,3 +309,96 @@ def test_jwks_keys_are_limited():
         {"organization": "acme", "url": "https://issuer.example.com", "jwks": jwks}
     )
     assert any(p == "jwks" and f"at most {MAX_JWKS_KEYS}" in m for p, m in problems)
+
+
+# -- 5: simulate --discovery trusts only the issuer it is told to trust ---------------------------
+
+import time  # noqa: E402
+
+from pulumi_oidc_trust.provider import simulate as simulate_mod  # noqa: E402
+
+
+class _Documents(http.server.BaseHTTPRequestHandler):
+    """Serves ``routes[path] -> (bytes, delay between bytes)``."""
+
+    routes: dict = {}
+
+    def do_GET(self):
+        body, delay = self.routes.get(self.path, (b"{}", 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            if delay:
+                for i in range(len(body)):
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(delay)
+            else:
+                self.wfile.write(body)
+        except OSError:
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def documents():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Documents)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.url = f"http://127.0.0.1:{server.server_port}"
+    yield server
+    server.shutdown()
+    server.server_close()
+    _Documents.routes = {}
+
+
+def test_cli_refuses_discovery_without_the_trusted_issuer_url(tmp_path, capsys):
+    from pulumi_oidc_trust.cli.main import main
+
+    policies = tmp_path / "p.json"
+    policies.write_text(json.dumps(GOOD_POLICY))
+    # A forger's token names the forger's own issuer; before, --discovery fetched keys from it.
+    forged = TestIssuer("http://127.0.0.1:9/forger", key=new_rsa_key()).mint({"sub": "x", "aud": "urn:pulumi:org:acme"})
+    code = main(["simulate", "--policies", str(policies), "--token", forged, "--discovery"])
+    assert code == 2
+    assert "needs the issuer URL you trust" in capsys.readouterr().err
+
+
+def test_a_discovery_document_naming_another_issuer_is_refused(documents):
+    forger = TestIssuer(documents.url, key=new_rsa_key())
+    _Documents.routes = {
+        "/.well-known/openid-configuration": (json.dumps({"issuer": documents.url + "/other", "jwks_uri": documents.url + "/jwks"}).encode(), 0),
+        "/jwks": (json.dumps(forger.jwks()).encode(), 0),
+    }
+    token = forger.mint({"sub": "x", "aud": "urn:pulumi:org:acme", "iss": documents.url + "/other"})
+    with pytest.raises(TokenError, match="not the trusted"):
+        decode_token(token, discovery_url=documents.url)
+
+
+def test_a_token_from_another_issuer_fails_against_the_trusted_one(inproc_emulator):
+    forged = TestIssuer("https://forger.example", key=new_rsa_key()).mint(
+        {"sub": "repo:acme/infra:ref:refs/heads/main", "aud": "urn:pulumi:org:acme"}, kid=inproc_emulator.test_issuer.kid
+    )
+    with pytest.raises(TokenError, match="failed verification"):
+        decode_token(forged, discovery_url=inproc_emulator.test_issuer_url)
+
+
+def test_an_oversized_discovery_document_is_refused(documents):
+    _Documents.routes = {"/.well-known/openid-configuration": (b" " * (simulate_mod.MAX_DOCUMENT_BYTES + 10), 0)}
+    token = TestIssuer(documents.url, key=new_rsa_key()).mint({"sub": "x"})
+    with pytest.raises(TokenError, match="larger than"):
+        decode_token(token, discovery_url=documents.url)
+
+
+def test_a_slow_discovery_fetch_is_cut_at_the_deadline(documents, monkeypatch):
+    monkeypatch.setattr(simulate_mod, "FETCH_DEADLINE_SECONDS", 1.0)
+    _Documents.routes = {"/.well-known/openid-configuration": (b'{"issuer": "x", "jwks_uri": "y"}' * 10, 0.2)}
+    token = TestIssuer(documents.url, key=new_rsa_key()).mint({"sub": "x"})
+    started = time.monotonic()
+    with pytest.raises(TokenError, match="took longer than"):
+        decode_token(token, discovery_url=documents.url)
+    assert time.monotonic() - started < 2.5
