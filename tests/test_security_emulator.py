@@ -270,3 +270,59 @@ def test_a_slow_issuer_cannot_hold_an_exchange(inproc_emulator, slow_issuer):
 
 def test_the_default_deadline_is_bounded():
     assert Fetcher().deadline <= 10.0
+
+
+# -- supply chain: the emulator's admin token stays off argv -------------------------------------
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import requests  # noqa: E402
+
+from pulumi_oidc_trust.emulator.__main__ import admin_token, parse_args  # noqa: E402
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc to read a process's argv")
+def test_the_test_emulator_keeps_its_admin_token_off_argv(emulator):
+    assert emulator.access_token not in _cmdline(emulator.process.pid)
+    assert emulator.get("/api/orgs/acme/oidc/issuers").status_code == 200  # and it is the admin token
+
+
+def test_access_token_file_is_read_and_never_on_argv(tmp_path, access_token):
+    token_file = tmp_path / "admin-token"
+    token_file.write_text(access_token + "\n")
+    token_file.chmod(0o600)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pulumi_oidc_trust.emulator", "--port", "0", "--access-token-file", str(token_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if k != "PULUMI_EMULATOR_ACCESS_TOKEN"},
+    )
+    try:
+        base_url = process.stdout.readline().decode().strip()
+        assert base_url.startswith("http://127.0.0.1:")
+        ok = requests.get(base_url + "/api/user", headers={"Authorization": "token " + access_token}, timeout=10)
+        assert ok.status_code == 200 and ok.json()["githubLogin"] == "emulator-admin"
+        if Path("/proc/self/cmdline").exists():
+            assert access_token not in _cmdline(process.pid)
+    finally:
+        process.terminate()
+        process.wait(10)
+        process.stdout.close()
+
+
+def test_admin_token_sources_and_their_errors(tmp_path):
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    assert admin_token(parse_args([]), environ={"PULUMI_EMULATOR_ACCESS_TOKEN": "from-env"}) == "from-env"
+    with pytest.raises(ValueError, match="is empty"):
+        admin_token(parse_args(["--access-token-file", str(empty)]), environ={})
+    with pytest.raises(ValueError, match="--access-token-file FILE or set PULUMI_EMULATOR_ACCESS_TOKEN"):
+        admin_token(parse_args([]), environ={})
+    with pytest.raises(SystemExit):
+        parse_args(["--access-token", "a", "--access-token-file", str(empty)])
