@@ -4,15 +4,29 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo bench venv clean pulumi
+.PHONY: test demo bench venv clean pulumi lock
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.txt
+# .venv is also the stack's `pulumi up` virtualenv (Pulumi.yaml): its runtime dependencies are
+# installed first from requirements.lock (exact versions, hashes required), then this project
+# and the test tools; pip keeps the locked versions, which satisfy pyproject's ranges.
+$(STAMP): pyproject.toml requirements.txt requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# Regenerate requirements.lock from pyproject's dependencies with pip-tools, in a throwaway
+# virtualenv (the tool is not a dependency of the stack). Commit the result.
+LOCK_VENV := .venv-lock
+lock:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet 'pip-tools>=7.4'
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
+	rm -rf $(LOCK_VENV)
 
 # The real Pulumi CLI (tools/pulumi/build.sh): built from Go modules into a per-user cache and linked
 # at .tools/bin; seconds when cached. Without Go it links a pulumi already on PATH.
@@ -36,4 +50,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .hypothesis

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import secrets
 import statistics
@@ -49,8 +50,9 @@ class Figures:
 def emulator(*flags: str) -> Iterator[tuple[str, str]]:
     token = "pul-" + secrets.token_hex(20)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pulumi_oidc_trust.emulator", "--port", "0", "--access-token", token, *flags],
+        [sys.executable, "-m", "pulumi_oidc_trust.emulator", "--port", "0", *flags],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PULUMI_EMULATOR_ACCESS_TOKEN": token},  # never on argv
     )
     try:
         yield proc.stdout.readline().strip(), token

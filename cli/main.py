@@ -26,8 +26,11 @@ from pulumi_oidc_trust.provider import wire
 from pulumi_oidc_trust.provider.duration import parse_duration
 from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, exchange
 from pulumi_oidc_trust.provider.lint import RULES, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies
-from pulumi_oidc_trust.provider.policy import SERVICE_DEFAULT_MEANING, TOKEN_TYPES, Document, PolicyError
+from pulumi_oidc_trust.provider.policy import (
+    SERVICE_DEFAULT_MEANING, TOKEN_TYPES, Document, PolicyError, oversized_claim,
+)
 from pulumi_oidc_trust.provider.policy import read_document as read_policy_document
+from pulumi_oidc_trust.provider.urls import api_url_problem
 from pulumi_oidc_trust.provider.simulate import (
     DecodedToken,
     TokenError,
@@ -90,6 +93,9 @@ def load_claims(path: str) -> dict[str, Any]:
     claims = read_document(path, "claims")
     if not isinstance(claims, dict):
         raise InputError(f"claims file '{path}' must hold one JSON/YAML object of claims, e.g. {{\"sub\": \"...\"}}")
+    too_long = oversized_claim(claims)
+    if too_long:  # the exchange refuses such a token, so the simulation does too
+        raise InputError(f"claims file '{path}': {too_long}")
     return claims
 
 
@@ -147,16 +153,14 @@ def _decode(token: str, jwks_path: str | None, discovery: str | None) -> Decoded
         jwks = read_document(jwks_path, "JWKS")
         if not isinstance(jwks, dict):
             raise InputError(f"JWKS file '{jwks_path}' must hold an object with a 'keys' list")
-    discovery_url = None
-    if discovery is not None:
-        discovery_url = discovery
-        if not discovery_url:  # --discovery without a URL: the issuer the token names
-            unverified = _decode_or_fail(token)
-            discovery_url = unverified.claims.get("iss")
-            if not isinstance(discovery_url, str) or not discovery_url:
-                raise InputError("--discovery: the token has no iss claim; give the issuer URL: --discovery URL")
+    if discovery is not None and not discovery:
+        # The token's own iss cannot vouch for the token: a forger names a host it controls.
+        raise InputError(
+            "--discovery needs the issuer URL you trust, e.g. --discovery "
+            "https://token.actions.githubusercontent.com (the token's own iss is not trusted)"
+        )
     try:
-        return decode_token(token, verify_with=jwks, discovery_url=discovery_url)
+        return decode_token(token, verify_with=jwks, discovery_url=discovery)
     except TokenError as e:
         raise InputError(f"--token: {e} (without --jwks/--discovery the claims are read unverified)")
 
@@ -425,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--claims", metavar="FILE", help="the token's claims as a JSON/YAML object")
     source.add_argument("--token", metavar="<jwt|file://path>", help="a real token (decoded unverified unless --jwks/--discovery)")
     p.add_argument("--jwks", metavar="FILE", help="verify --token against this JWKS")
-    p.add_argument("--discovery", nargs="?", const="", metavar="ISSUER_URL", help="verify --token with the issuer's discovery document (default: the token's iss)")
+    p.add_argument("--discovery", nargs="?", const="", metavar="ISSUER_URL", help="verify --token with the discovery document of ISSUER_URL, the issuer you trust (required: the token's own iss is not trusted)")
     p.add_argument("--token-type", choices=tuple(TOKEN_TYPES), help="requested token type (default: from --team/--user/--runner, else organization)")
     p.add_argument("--team", help="team name (team token)")
     p.add_argument("--user", help="user login (personal token)")
@@ -477,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--oidc-team", metavar="TEAM", help="request a team token")
     p.add_argument("--oidc-user", metavar="USER", help="request a personal token")
     p.add_argument("--oidc-expiration", metavar="DURATION", help="lifetime: seconds or a duration ('15m', '2h'; default 2h)")
-    p.add_argument("--api-url", default=wire.DEFAULT_API_URL, metavar="URL", help=f"Pulumi Cloud API (default {wire.DEFAULT_API_URL})")
+    p.add_argument("--api-url", default=wire.DEFAULT_API_URL, type=_api_url, metavar="URL", help=f"Pulumi Cloud API (default {wire.DEFAULT_API_URL}; https, or http to loopback)")
     _formats(p, ("token", "env", "json"), "token")
     p.set_defaults(handler=cmd_exchange)
 
@@ -499,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--service-account", metavar="NAME", help="use this existing ServiceAccount instead of creating one")
     p.add_argument("--service-account-annotation", action="append", metavar="KEY=VALUE", help="annotation on the created ServiceAccount (repeatable; 'eks' needs eks.amazonaws.com/role-arn)")
     p.add_argument("--image", help="the Pulumi CLI image")
-    p.add_argument("--api-url", metavar="URL")
+    p.add_argument("--api-url", type=_api_url, metavar="URL")
     p.add_argument("--out", metavar="DIR", help="write NAME.yaml into DIR instead of stdout")
     _formats(p, ("yaml", "text", "json"), "yaml")
     p.set_defaults(handler=cmd_render)
@@ -508,6 +512,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=False))
+
+
+def _api_url(text: str) -> str:
+    """argparse type of every --api-url: the one URL rule (``urls.api_url_problem``)."""
+    problem = api_url_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, NoReturn
 
-from pulumi_oidc_trust.provider.policy import TOKEN_TYPES, Policy
+from pulumi_oidc_trust.provider.policy import TOKEN_TYPES, WILDCARDS, Policy
 from pulumi_oidc_trust.provider.urls import issuer_url_problem
 from pulumi_oidc_trust.provider.wire import audience_for
 
@@ -90,7 +90,9 @@ class Grant:
     * ``Grant.personal("alice")``: a personal token (``--oidc-user``).
     * ``Grant.runner("runner-id")``: a deployment-runner token (Business Critical edition).
 
-    Names are exact: wildcards (``*``, ``?``) are refused, so one grant names one team or user.
+    Names are exact: the policy model's wildcards (``*``, ``?`` and ``.``, which matches any one
+    character in ``team_name``/``user_login``/``runner_id`` too) are refused, so one grant names
+    one team or user: ``Grant.personal("john.doe")`` would also admit ``john-doe``.
     """
 
     token_type: str
@@ -117,7 +119,7 @@ class Grant:
                 _check_name("role_id", self.role_id, "a custom role id")
             return
         argument, what = _GRANT_NAMES[self.token_type]
-        _check_name(argument, self.name, what)
+        _check_grant_name(argument, self.name, what)
         if self.role_id is not None or self.admin:
             _fail("role_id", f"{self.token_type} tokens take no role or admin", "leave role_id and admin out")
 
@@ -197,6 +199,21 @@ def _check_name(argument: str, value: Any, what: str) -> str:
             argument,
             f"{value!r} contains a wildcard ('*' or '?')",
             f"name exactly one: write {what} out (one policy per workload)",
+        )
+    return value
+
+
+def _check_grant_name(argument: str, value: Any, what: str) -> str:
+    """The name a policy's ``team_name``/``user_login``/``runner_id`` will hold: every wildcard of
+    the policy model is refused, the dot included (it matches any one character there too)."""
+    _check_text(argument, value, what)
+    found = sorted({c for c in value if c in WILDCARDS})
+    if found:
+        _fail(
+            argument,
+            f"{value!r} contains a wildcard ({', '.join(repr(c) for c in found)}; in a policy '*' matches "
+            "any characters, '?' zero or one and '.' exactly one, so this name would admit others too)",
+            f"give {what} without '*', '?' or '.' (one grant names exactly one)",
         )
     return value
 

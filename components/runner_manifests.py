@@ -18,11 +18,11 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
-from urllib.parse import urlparse
 
 import yaml
 
 from pulumi_oidc_trust.provider.duration import parse_duration as _parse_duration
+from pulumi_oidc_trust.provider.urls import api_url_problem
 from pulumi_oidc_trust.provider.wire import MAX_EXPIRATION, audience_for
 
 # The Pulumi CLI image the Job runs by default. A tag can be moved; a digest cannot, so pin
@@ -350,14 +350,10 @@ def _check_image(image: Any) -> None:
 def _check_api_url(api_url: Any) -> None:
     if api_url is None:
         return
-    parsed = urlparse(api_url) if isinstance(api_url, str) else None
-    if (
-        parsed is None
-        or parsed.scheme not in ("https", "http")
-        or not parsed.netloc
-        or any(char.isspace() for char in api_url)
-    ):
-        _fail("api_url", f"{api_url!r} is not an http(s) URL", "use e.g. 'https://api.pulumi.com'")
+    problem = api_url_problem(api_url)
+    if problem:
+        problem, _, fix = problem.rpartition("; ")
+        _fail("api_url", problem or fix, fix if problem else "use e.g. 'https://api.pulumi.com'")
 
 
 def _check_service_account_name(name: Any, annotations: dict[str, str]) -> None:

@@ -47,8 +47,9 @@ def detail(text: str) -> None:
 def start_emulator(stack: ExitStack, admin_token: str, state: Path) -> str:
     """Start ``python -m pulumi_oidc_trust.emulator``; the ExitStack stops it."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pulumi_oidc_trust.emulator", "--port", "0", "--access-token", admin_token, "--state", str(state)],
+        [sys.executable, "-m", "pulumi_oidc_trust.emulator", "--port", "0", "--state", str(state)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PULUMI_EMULATOR_ACCESS_TOKEN": admin_token},  # never on argv
     )
 
     def stop() -> None:

@@ -1,4 +1,8 @@
-"""``python -m pulumi_oidc_trust.emulator --port 0 --access-token T [...]``: run the emulator until SIGTERM/SIGINT.
+"""``python -m pulumi_oidc_trust.emulator --port 0 --access-token-file FILE [...]``: run the emulator until SIGTERM/SIGINT.
+
+The admin token comes from ``--access-token-file FILE``, else the ``PULUMI_EMULATOR_ACCESS_TOKEN``
+environment variable, else ``--access-token T`` (kept for compatibility: every local user can
+read a process's argv, so prefer the other two).
 
 The first line of stdout is the base URL (``http://127.0.0.1:PORT``); nothing else is printed
 there. Problems go to stderr, never with a token in them.
@@ -7,6 +11,7 @@ there. Problems go to stderr, never with a token in them.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -35,8 +40,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="A local stand-in for Pulumi Cloud's OIDC issuer, auth policy and token exchange endpoints.",
     )
     parser.add_argument("--port", type=_non_negative, default=0, help="port on 127.0.0.1 (0: any free port)")
-    parser.add_argument("--access-token", required=True,
-                        help="the admin token clients send as 'Authorization: token T'")
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument("--access-token-file", metavar="FILE",
+                       help="file holding the admin token clients send as 'Authorization: token T'")
+    token.add_argument("--access-token", metavar="T",
+                       help=f"the admin token itself (visible to every local user in the process list; "
+                            f"prefer --access-token-file or {TOKEN_ENV})")
     parser.add_argument("--state", metavar="FILE", help="JSON file the state is kept in across restarts")
     parser.add_argument("--issuer-ca", metavar="FILE", help="extra CA certificates (PEM) trusted for https issuers")
     parser.add_argument("--esc-environment", metavar="ORG/PROJECT/NAME", action="append", default=[],
@@ -54,16 +63,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+TOKEN_ENV = "PULUMI_EMULATOR_ACCESS_TOKEN"
+
+
+def admin_token(args: argparse.Namespace, environ=os.environ) -> str:
+    """The admin token from --access-token-file, $PULUMI_EMULATOR_ACCESS_TOKEN or --access-token."""
+    if args.access_token_file:
+        try:
+            with open(args.access_token_file, encoding="utf-8") as f:
+                token = f.read().strip()
+        except OSError as e:
+            raise ValueError(f"--access-token-file {args.access_token_file!r}: {e.strerror or type(e).__name__}") from None
+        if not token:
+            raise ValueError(f"--access-token-file {args.access_token_file!r} is empty")
+        return token
+    token = (args.access_token or "").strip() or (environ.get(TOKEN_ENV) or "").strip()
+    if not token:
+        raise ValueError(f"no admin token: give --access-token-file FILE or set {TOKEN_ENV}")
+    return token
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        access_token = admin_token(args)
         faults = FaultConfig(
             latency_ms=args.latency_ms, fault_rate=args.fault_rate, fault_status=args.fault_status,
             fault_when=args.fault_when, drop_rate=args.drop_rate, seed=args.seed,
         )
         faults.validate()
         running = serve(
-            args.access_token, port=args.port, state_path=args.state, issuer_ca=args.issuer_ca, faults=faults,
+            access_token, port=args.port, state_path=args.state, issuer_ca=args.issuer_ca, faults=faults,
             esc_environments=args.esc_environment,
         )
     except (OSError, ValueError, FaultConfigError) as e:

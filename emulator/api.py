@@ -48,7 +48,17 @@ class Principal:
     """The minted token's record (organization, type, name, expiry, ...)."""
 
     def may_use(self, org: str) -> bool:
+        """Any route of ``org`` at all (else 401, as for a token of another organization)."""
         return self.admin or (self.token is not None and self.token["org"] == org)
+
+    def may_manage_trust(self, org: str) -> bool:
+        """The issuer and policy routes: the emulator's admin token, or an organization token of
+        ``org`` exchanged with scope ``admin``. A plain organization token, a team, personal or
+        runner token must not rewrite the trust that minted it (that would end in an admin token)."""
+        if self.admin:
+            return True
+        token = self.token or {}
+        return token.get("org") == org and token.get("tokenType") == "organization" and token.get("scope") == "admin"
 
 
 def issuer_json(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,10 +114,15 @@ class Api:
         raise errors.unauthorized()
 
     def authorize_org(self, call: Call) -> str:
-        """Authenticate for ``/api/orgs/{orgName}/...``; the organization exists from first use."""
+        """Authenticate and authorize for ``/api/orgs/{orgName}/...`` (the issuer and policy routes):
+        401 without a valid token of the organization, 403 for one that may not manage its trust.
+        The organization exists from first use."""
         org = call.params["orgName"]
-        if not self.authenticate(call).may_use(org):
+        principal = self.authenticate(call)
+        if not principal.may_use(org):
             raise errors.unauthorized()
+        if not principal.may_manage_trust(org):
+            raise errors.forbidden()
         with self.store.reading() as state:
             known = org in state.organizations
         if not known:

@@ -42,6 +42,10 @@ def invalid_organization(org: str) -> str:
 ISSUER_NOT_FOUND = "oidc issuer not found"
 POLICY_NOT_FOUND = "auth policy not found"
 URL_IMMUTABLE = "the issuer url cannot be changed; register a new issuer instead"
+FORBIDDEN = (
+    "this token may not manage the organization's OIDC issuers and policies "
+    "(an organization admin token is required)"
+)
 
 
 class ApiError(Exception):
@@ -105,3 +109,8 @@ def body_for(path: str, error: ApiError) -> dict:
     if is_oauth_path(path):
         return {"error": oauth_code(error.status), "error_description": error.detail}
     return error.body()
+
+
+def forbidden() -> ApiError:
+    """403 in the REST error shape (``Forbidden: ...``); the detail text is ours (UNCONFIRMED)."""
+    return ApiError(403, FORBIDDEN)

@@ -3,7 +3,9 @@
 The emulator reaches out only to issuers, and only in ways a careful verifier would:
 https with certificate verification (system CAs plus the ``--issuer-ca`` bundle), the served
 leaf certificate pinned to the issuer's thumbprints when it has some, plain http only to
-loopback hosts, no redirects, short timeouts and a size cap.
+loopback hosts, no redirects, short timeouts, a size cap, and a total deadline for the whole
+fetch (``deadline``): a per-read timeout alone lets an issuer that sends one byte every few
+seconds hold an exchange for as long as it likes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import http.client
 import json
 import socket
 import ssl
+import threading
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import urlsplit
@@ -20,6 +24,8 @@ from urllib.parse import urlsplit
 from pulumi_oidc_trust.provider.urls import issuer_url_problem as _issuer_url_problem
 
 TIMEOUT_SECONDS = 5.0
+DEADLINE_SECONDS = 10.0
+"""The most one key fetch (discovery document + JWKS) may take, connecting and reading included."""
 MAX_DOCUMENT_BYTES = 1 << 20
 
 
@@ -45,6 +51,7 @@ class Fetcher:
 
     ca_file: str | None = None
     timeout: float = TIMEOUT_SECONDS
+    deadline: float = DEADLINE_SECONDS
 
     @cached_property
     def ssl_context(self) -> ssl.SSLContext:
@@ -71,14 +78,24 @@ class Fetcher:
             return None
         return sha256_hex(der) if der else None
 
-    def get_json(self, url: str, *, pinned: list[str] | None = None) -> dict:
-        """GET a JSON object. ``pinned``: thumbprints one of which the served leaf must have."""
+    def get_json(self, url: str, *, pinned: list[str] | None = None, deadline: float | None = None) -> dict:
+        """GET a JSON object. ``pinned``: thumbprints one of which the served leaf must have.
+        ``deadline``: a ``time.monotonic()`` instant by which all of it is done (default: now +
+        ``self.deadline``); the connection is shut when it passes."""
         problem = issuer_url_problem(url)
         if problem:
             raise FetchError(problem)
+        deadline = time.monotonic() + self.deadline if deadline is None else deadline
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError(f"fetching from the issuer took longer than {self.deadline:g} s")
         parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        connection = self._connect(parts)
+        connection = self._connect(parts, min(self.timeout, remaining))
+        expired = threading.Event()
+        watchdog = threading.Timer(remaining, _shut, (connection, expired))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             connection.request("GET", path, headers={"Accept": "application/json", "User-Agent": "pulumi-emulator"})
             if pinned is not None and parts.scheme == "https":
@@ -90,9 +107,14 @@ class Fetcher:
                 raise FetchError(f"{url} answered HTTP {response.status}")
             raw = response.read(MAX_DOCUMENT_BYTES + 1)
         except (OSError, ssl.SSLError, http.client.HTTPException) as e:
+            if expired.is_set():
+                raise FetchError(f"{url} took longer than the {self.deadline:g} s deadline") from None
             raise FetchError(f"cannot fetch {url}: {_reason(e)}") from None
         finally:
+            watchdog.cancel()
             connection.close()
+        if expired.is_set():
+            raise FetchError(f"{url} took longer than the {self.deadline:g} s deadline")
         if len(raw) > MAX_DOCUMENT_BYTES:
             raise FetchError(f"{url} answered more than {MAX_DOCUMENT_BYTES} bytes")
         try:
@@ -103,12 +125,10 @@ class Fetcher:
             raise FetchError(f"{url} did not answer a JSON object")
         return document
 
-    def _connect(self, parts) -> http.client.HTTPConnection:
+    def _connect(self, parts, timeout: float) -> http.client.HTTPConnection:
         if parts.scheme == "https":
-            return http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=self.timeout, context=self.ssl_context
-            )
-        return http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
+            return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=self.ssl_context)
+        return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
 
     @staticmethod
     def _check_pin(connection: http.client.HTTPSConnection, pinned: list[str], host: str) -> None:
@@ -119,6 +139,17 @@ class Fetcher:
                 f"the TLS certificate served by {host} (SHA-256 {served}) matches none of the "
                 "issuer's thumbprints; regenerate or update them"
             )
+
+
+def _shut(connection: http.client.HTTPConnection, expired: threading.Event) -> None:
+    """The deadline passed: unblock whatever read is waiting on the connection."""
+    expired.set()
+    sock = connection.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _reason(error: BaseException) -> str:

@@ -5,16 +5,25 @@ algorithms only, fixed here and never taken from the token alone; a ``kid`` is r
 must name a key of the issuer; the algorithm must fit that key; ``iss`` must be an issuer
 registered in the requested organization; ``aud`` must contain the requested audience;
 ``exp``, ``iat``, ``iss``, ``aud`` and ``sub`` are required; at most 60 s of clock leeway; RSA
-keys of at least 2048 bits.
+keys of at least 2048 bits; no claim longer than ``policy.MAX_CLAIM_LENGTH`` characters;
+``exp``, ``iat`` and ``nbf`` must be JSON numbers (PyJWT would read ``"9999999999"``) and the
+lifetime ``exp - iat`` at most ``MAX_TOKEN_LIFETIME_SECONDS`` (24 h: workload tokens live
+minutes to an hour; a token valid until 9999 or issued at 1 is not one a platform mints).
 
 Keys come from the issuer's uploaded ``jwks`` when it has one, otherwise from its discovery
 document (``{url}/.well-known/openid-configuration`` -> ``jwks_uri``), fetched when a token
 arrives, cached for five minutes, and refetched early at most once per 30 s when a token names
 an unknown ``kid`` (so a stream of forged ``kid``s cannot make the emulator hammer an issuer).
+A failed fetch is cached too, with a backoff from 5 s doubling to 5 min, so a stream of forged
+tokens naming an unreachable issuer triggers one fetch, not one each. The whole fetch has a
+deadline (``fetch.DEADLINE_SECONDS``). The caller, who need not be authenticated, is told only
+that the keys could not be had: why (refused, TLS, status, pin) goes to the emulator's stderr
+and ``KeyCache.last_failure``, never back over the exchange, which would make it a port scanner.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,14 +32,24 @@ from urllib.parse import urlsplit
 
 import jwt
 
+from pulumi_oidc_trust.provider.policy import oversized_claim
+
 from .fetch import Fetcher, FetchError
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA")
 MAX_TOKEN_BYTES = 16 * 1024
 LEEWAY_SECONDS = 60
+MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600
+TIME_CLAIMS = ("exp", "iat", "nbf")
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
 KEYS_TTL_SECONDS = 300.0
 REFRESH_INTERVAL_SECONDS = 30.0
+FAILURE_BACKOFF_SECONDS = 5.0
+FAILURE_BACKOFF_MAX_SECONDS = 300.0
+KEYS_UNAVAILABLE = (
+    "cannot get the issuer's signing keys: its discovery document or JWKS could not be fetched or "
+    "trusted (the emulator's log says why)"
+)
 PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _ALLOWED_TYP = {"jwt", "application/jwt"}
 
@@ -102,6 +121,13 @@ class _CachedKeys:
 
 
 @dataclass
+class _Failure:
+    reason: str
+    failed_at: float
+    backoff: float
+
+
+@dataclass
 class KeyCache:
     """Signing keys per issuer, fetched from its discovery document when a token arrives."""
 
@@ -111,9 +137,12 @@ class KeyCache:
     refresh_interval: float = REFRESH_INTERVAL_SECONDS
     fetches: int = 0
     """How many discovery+JWKS fetches were made (tests read it to check the refresh limit)."""
+    last_failure: str | None = None
+    """Why the last fetch failed (for the operator and tests; never sent to a caller)."""
 
     def __post_init__(self) -> None:
         self._entries: dict[tuple, _CachedKeys] = {}
+        self._failures: dict[tuple, _Failure] = {}
         self._locks: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -141,11 +170,20 @@ class KeyCache:
             return self._locks.setdefault(cache_key, threading.Lock())
 
     def _refresh(self, cache_key: tuple, issuer: Mapping[str, Any]) -> _CachedKeys:
+        failure = self._failures.get(cache_key)
+        now = self.clock()
+        if failure is not None and now - failure.failed_at < failure.backoff:
+            raise TokenRejected(KEYS_UNAVAILABLE)  # cached failure: no fetch until the backoff ends
         self.fetches += 1
         try:
             keys = fetch_issuer_keys(self.fetcher, issuer)
         except FetchError as e:
-            raise TokenRejected(f"cannot get the issuer's signing keys: {e}") from None
+            backoff = FAILURE_BACKOFF_SECONDS if failure is None else min(failure.backoff * 2, FAILURE_BACKOFF_MAX_SECONDS)
+            self._failures[cache_key] = _Failure(str(e), self.clock(), backoff)
+            self.last_failure = str(e)
+            print(f"emulator: fetching the keys of issuer {issuer.get('id')} failed: {e}", file=sys.stderr)
+            raise TokenRejected(KEYS_UNAVAILABLE) from None
+        self._failures.pop(cache_key, None)
         entry = _CachedKeys(keys, self.clock())
         self._entries[cache_key] = entry
         return entry
@@ -156,7 +194,8 @@ def fetch_issuer_keys(fetcher: Fetcher, issuer: Mapping[str, Any]) -> dict[str, 
     own host (Pulumi pins the certificate that serves the OpenID configuration)."""
     url = normalize_issuer(issuer["url"])
     pinned = list(issuer.get("thumbprints") or []) or None
-    discovery = fetcher.get_json(url + "/.well-known/openid-configuration", pinned=pinned)
+    deadline = time.monotonic() + fetcher.deadline  # one deadline for both documents
+    discovery = fetcher.get_json(url + "/.well-known/openid-configuration", pinned=pinned, deadline=deadline)
     named = discovery.get("issuer")
     if not isinstance(named, str) or normalize_issuer(named) != url:
         raise FetchError("the discovery document names a different issuer than the registered url")
@@ -164,7 +203,7 @@ def fetch_issuer_keys(fetcher: Fetcher, issuer: Mapping[str, Any]) -> dict[str, 
     if not isinstance(jwks_uri, str):
         raise FetchError("the discovery document has no jwks_uri")
     same_host = urlsplit(jwks_uri).netloc == urlsplit(url).netloc
-    return usable_keys(fetcher.get_json(jwks_uri, pinned=pinned if same_host else None))
+    return usable_keys(fetcher.get_json(jwks_uri, pinned=pinned if same_host else None, deadline=deadline))
 
 
 def verify_subject_token(
@@ -182,6 +221,10 @@ def verify_subject_token(
     if len(token.encode("utf-8", "replace")) > MAX_TOKEN_BYTES:
         raise TokenRejected(f"malformed token: larger than {MAX_TOKEN_BYTES} bytes")
     header, unverified = _read_unverified(token)
+    too_long = oversized_claim(unverified)
+    if too_long:  # before any key is fetched or any pattern matched
+        raise TokenRejected(f"malformed token: {too_long}")
+    _check_times(unverified)
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise TokenRejected("the token header has no kid")
@@ -197,6 +240,20 @@ def verify_subject_token(
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise TokenRejected("missing required claim: sub")
     return claims, issuer
+
+
+def _check_times(claims: Mapping[str, Any]) -> None:
+    """Time claims are numbers and the lifetime is bounded (module docstring)."""
+    for name in TIME_CLAIMS:
+        value = claims.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise TokenRejected(f"invalid token: the {name} claim must be a number of seconds (NumericDate)")
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if exp is not None and iat is not None and exp - iat > MAX_TOKEN_LIFETIME_SECONDS:
+        raise TokenRejected(
+            f"token lifetime too long: exp - iat is more than {MAX_TOKEN_LIFETIME_SECONDS} s "
+            f"({MAX_TOKEN_LIFETIME_SECONDS // 3600} h); workload tokens are short-lived"
+        )
 
 
 def _read_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:

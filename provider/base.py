@@ -9,6 +9,7 @@ from pulumi.output import Unknown
 
 from . import settings as settings_mod
 from .client import PulumiCloudClient, PulumiCloudError
+from .urls import path_segment_problem
 
 PROVIDER_KEY = "__provider"
 
@@ -27,7 +28,7 @@ def is_unknown(value: Any) -> bool:
 def split_id(resource_id: str, what: str) -> tuple[str, str]:
     """``ORG/ID`` -> (org, id)."""
     parts = (resource_id or "").split("/")
-    if len(parts) != 2 or not all(parts):
+    if len(parts) != 2 or any(path_segment_problem(p) for p in parts):
         raise ValueError(f"{what} id {resource_id!r} is not of the form ORGANIZATION/ISSUER_ID")
     return parts[0], parts[1]
 
@@ -52,6 +53,9 @@ class CloudResourceProvider(ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs, problems = self.validate_inputs(news)
+        settings = getattr(self, "_settings", None)
+        if settings is not None and settings.api_url_problem:
+            problems = [*problems, (settings_mod.CONFIG_API_URL, settings.api_url_problem)]
         return CheckResult(inputs, [CheckFailure(prop, reason) for prop, reason in problems])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -70,6 +74,8 @@ class CloudResourceProvider(ResourceProvider):
 
     def _client(self) -> PulumiCloudClient:
         settings = getattr(self, "_settings", None) or settings_mod.resolve(lambda _key: None)
+        if settings.api_url_problem:
+            raise PulumiCloudError(0, settings.api_url_problem, "invalid_api_url")
         return PulumiCloudClient(settings.api_url, settings.access_token)
 
 

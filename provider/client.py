@@ -2,7 +2,8 @@
 
 One ``requests`` session per retry rule, ``Authorization: token <PAT>``, ``Accept:
 application/vnd.pulumi+8``, JSON bodies, a timeout on every call and one error type. The token
-is never logged and never part of an error message.
+is never logged and never part of an error message: an answer that echoes the access token or the
+workload token has them scrubbed (``_failure``, the one error path) before it is cut short.
 
 The one retry rule: on 429, 500, 502, 503, 504 and dropped connections, retry with exponential
 backoff and jitter, honouring ``Retry-After``, within a bounded budget.
@@ -26,6 +27,7 @@ from urllib3.util.retry import Retry
 
 from . import wire
 from .policy import TOKEN_TYPES
+from .urls import api_url_problem, path_segment_problem
 
 TIMEOUT = (10, 60)
 """(connect, read) seconds for every request."""
@@ -116,25 +118,44 @@ def exchange_form(
     }
 
 
-def _error_from(response: requests.Response, operation: str) -> PulumiCloudError:
+MAX_MESSAGE_CHARS = 500
+"""How much of a service message an error keeps (after secrets are scrubbed)."""
+REDACTED = "<redacted>"
+
+
+def _failure(status: int, message: Any, code: Any, operation: str, secrets: Iterable[str]) -> PulumiCloudError:
+    """The one way this client builds an error from what it received: every known secret (the
+    access token, the workload token) is replaced in the message and the code *before* the
+    message is cut to ``MAX_MESSAGE_CHARS``, so a cut can never leave part of a token behind."""
+    known = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def scrub(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        for secret in known:
+            value = value.replace(secret, REDACTED)
+        return value
+
+    if code is not None and not isinstance(code, (str, int)):
+        code = str(code)
+    text = scrub(str(message).strip())
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[:MAX_MESSAGE_CHARS] + "..."
+    return PulumiCloudError(status, text or "no message", scrub(code), operation=operation)
+
+
+def _error_from(response: requests.Response, operation: str, secrets: Iterable[str]) -> PulumiCloudError:
     try:
         body = response.json()
     except ValueError:
         body = None
     if isinstance(body, Mapping):
         if "error" in body:  # OAuth form, from /api/oauth/token
-            return PulumiCloudError(
-                response.status_code,
-                str(body.get("error_description") or body["error"]),
-                body["error"],
-                operation=operation,
-            )
+            message = body.get("error_description") or body["error"]
+            return _failure(response.status_code, message, body["error"], operation, secrets)
         if "message" in body:
-            return PulumiCloudError(
-                response.status_code, str(body["message"]), body.get("code"), operation=operation
-            )
-    text = (response.text or response.reason or "").strip()[:500]
-    return PulumiCloudError(response.status_code, text or "no message", operation=operation)
+            return _failure(response.status_code, body["message"], body.get("code"), operation, secrets)
+    return _failure(response.status_code, response.text or response.reason or "", None, operation, secrets)
 
 
 class PulumiCloudClient:
@@ -153,6 +174,9 @@ class PulumiCloudClient:
         budget: RetryBudget | None = None,
         user_agent: str = "pulumi-oidc-trust/0.1",
     ):
+        problem = api_url_problem(api_url)
+        if problem:  # before any session exists: nothing is ever sent to such a URL
+            raise PulumiCloudError(0, f"API URL {problem}", "invalid_api_url")
         self.api_url = api_url.rstrip("/")
         self._token = access_token
         budget = budget or RetryBudget()
@@ -200,7 +224,9 @@ class PulumiCloudClient:
         authorized: bool = True,
         form: Mapping[str, str] | None = None,
         expect: Iterable[int] = (200,),
+        secrets: Iterable[str] = (),
     ) -> Any:
+        secrets = (self._token or "", *secrets)
         headers = {}
         if authorized:
             if not self._token:
@@ -215,9 +241,9 @@ class PulumiCloudClient:
             response = (session or self._session).request(method, self.api_url + path, **kwargs)
         except requests.RequestException as e:
             # The exception text can carry the URL but never headers; keep only its class and reason.
-            raise PulumiCloudError(0, f"{type(e).__name__}: {_reason(e)}", "connection", operation=operation) from None
+            raise _failure(0, f"{type(e).__name__}: {_reason(e)}", "connection", operation, secrets) from None
         if response.status_code not in tuple(expect):
-            raise _error_from(response, operation)
+            raise _error_from(response, operation, secrets)
         if response.status_code == 204 or not response.content:
             return None
         try:
@@ -324,13 +350,20 @@ class PulumiCloudClient:
             scope=scope,
             expiration=expiration,
         )
-        return self._request("POST", "/api/oauth/token", form=form, authorized=False, operation="token exchange")
+        return self._request(
+            "POST", "/api/oauth/token", form=form, authorized=False, operation="token exchange", secrets=(subject_token,)
+        )
 
     def current_user(self) -> dict[str, Any]:
         return self._request("GET", "/api/user", operation="get current user")
 
 
 def _seg(value: str) -> str:
+    """One path segment. '.', '..' and '/' are refused before anything is sent (they would move
+    the authenticated request to another route); everything else is percent-encoded."""
+    problem = path_segment_problem(value, "an organization name or an id")
+    if problem:
+        raise PulumiCloudError(0, f"refusing to build the request path: {problem}", "invalid_path_segment")
     return quote(str(value), safe="")
 
 

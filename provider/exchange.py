@@ -33,6 +33,7 @@ from .client import PulumiCloudClient, PulumiCloudError, RetryBudget
 from .duration import parse_duration
 from .policy import TOKEN_TYPE_URN_PREFIX, Request
 from .simulate import TokenError, read_token_argument
+from .urls import api_url_problem
 
 
 class ExchangeInputError(ValueError):
@@ -136,6 +137,9 @@ def exchange(
     2 h, what the CLI asks for). Raises ``ExchangeInputError`` before sending anything when the
     inputs are wrong, ``ExchangeError`` with the service's ``error_description`` when refused.
     """
+    problem = api_url_problem(api_url)
+    if problem:
+        raise ExchangeInputError(f"api_url: {problem}")
     prepared = prepare_exchange(
         oidc_token=oidc_token, organization=organization, team=team, user=user, expiration=expiration
     )
@@ -156,10 +160,8 @@ def send_exchange(
                 scope=prepared.request.scope,
                 expiration=prepared.expiration,
             )
-        except PulumiCloudError as e:
-            # The service has no reason to echo the token, but scrub it in case it does.
-            message = str(e.message).replace(prepared.subject_token, "<the OIDC token>")
-            raise ExchangeError(e.status, e.code, message) from None
+        except PulumiCloudError as e:  # the client has scrubbed both tokens from it
+            raise ExchangeError(e.status, e.code, e.message) from None
     return _result(answer, prepared.request.token_type, started)
 
 

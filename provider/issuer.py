@@ -15,13 +15,15 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from . import wire
 from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
 from .client import PulumiCloudClient, PulumiCloudError
-from .urls import issuer_url_problem
+from .urls import issuer_url_problem, path_segment_problem
 
 INPUT_KEYS = ("organization", "url", "name", "max_expiration_seconds", "thumbprints", "jwks", "adopt")
 REPLACE_KEYS = ("organization", "url")
 OUTPUT_KEYS = ("issuer_id", "issuer", "created", "modified")
 THUMBPRINT = re.compile(r"^[0-9a-f]{64}$")
 PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+MAX_JWKS_KEYS = 20
+"""Keys in an uploaded JWKS (this project's limit: issuers publish a few, two during a rotation)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -37,6 +39,8 @@ def jwks_problems(jwks: Any, prop: str = "jwks") -> list[tuple[str, str]]:
     """A static JWKS must be a public RFC 7517 key set whose keys carry a ``kid``."""
     if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
         return [(prop, "must be a JSON Web Key Set: {'keys': [{'kty': 'RSA', 'kid': '...', 'n': '...', 'e': 'AQAB'}]}")]
+    if len(jwks["keys"]) > MAX_JWKS_KEYS:
+        return [(prop, f"holds {len(jwks['keys'])} keys; at most {MAX_JWKS_KEYS} are accepted (keep the current and the next key)")]
     problems = []
     for i, key in enumerate(jwks["keys"]):
         where = f"{prop}.keys[{i}]"
@@ -63,8 +67,10 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
         return props.get(key) is not None and not is_unknown(props[key])
 
     org = props.get("organization")
-    if not is_unknown(org) and (not isinstance(org, str) or not org.strip() or "/" in org):
-        problems.append(("organization", "required: the Pulumi Cloud organization name, e.g. 'acme' (no '/')"))
+    if not is_unknown(org):
+        problem = path_segment_problem(org, "the Pulumi Cloud organization name, e.g. 'acme'")
+        if problem:
+            problems.append(("organization", problem))
     if not is_unknown(props.get("url")):
         problems += url_problems(props.get("url"))
     if known("name") and (not isinstance(props["name"], str) or not props["name"].strip()):

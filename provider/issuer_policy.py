@@ -28,6 +28,7 @@ from . import policy as model
 from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
 from .client import PulumiCloudError
 from .issuer import url_problems
+from .urls import path_segment_problem
 
 INPUT_KEYS = ("organization", "issuer_id", "policies", "issuer_url", "lint_waivers", "adopt")
 REPLACE_KEYS = ("organization", "issuer_id")
@@ -86,10 +87,13 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
         if key not in INPUT_KEYS and key not in OUTPUT_KEYS and key != "__provider":
             problems.append((key, f"unknown property; OidcIssuerPolicy takes: {', '.join(INPUT_KEYS)}"))
     org, issuer_id = props.get("organization"), props.get("issuer_id")
-    if not is_unknown(org) and (not isinstance(org, str) or not org.strip() or "/" in org):
-        problems.append(("organization", "required: the Pulumi Cloud organization name, e.g. 'acme'"))
-    if not is_unknown(issuer_id) and (not isinstance(issuer_id, str) or not issuer_id.strip()):
-        problems.append(("issuer_id", "required: the issuer's id, e.g. issuer.issuer_id"))
+    for key, value, what in (
+        ("organization", org, "the Pulumi Cloud organization name, e.g. 'acme'"),
+        ("issuer_id", issuer_id, "the issuer's id, e.g. issuer.issuer_id"),
+    ):
+        problem = None if is_unknown(value) else path_segment_problem(value, what)
+        if problem:
+            problems.append((key, problem))
     issuer_url = props.get("issuer_url")
     if issuer_url is not None and not is_unknown(issuer_url):
         problems += url_problems(issuer_url, "issuer_url")

@@ -26,13 +26,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 MAX_POLICIES = 40
 """Pulumi Cloud accepts at most 40 policies per issuer."""
+
+# Size limits of this project (Pulumi documents none): generous for every real workload token
+# and policy, small enough that no input makes matching or linting slow.
+MAX_CLAIM_LENGTH = 1024
+"""Characters in one string claim of a workload token (a GitHub ``job_workflow_ref`` or a
+Kubernetes ``sub`` stay well below). Longer claims are refused where tokens enter: the
+emulator's exchange and the simulator."""
+MAX_RULES_PER_POLICY = 32
+"""Rules (claim path -> pattern) in one policy."""
+MAX_PATTERN_LENGTH = 1024
+"""Characters in one rule pattern or name pattern; a longer pattern could only match a claim
+that is refused anyway."""
 
 DECISIONS = ("allow", "deny")
 PERMISSIONS = ("admin", "standard")
@@ -135,8 +146,11 @@ class Policy:
 
 
 def _normalize_keys(raw: Mapping[str, Any], where: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Accept either wire keys or snake_case keys; report unknown keys."""
+    """Accept either wire keys or snake_case keys; report unknown keys, and a key given in both
+    spellings (``authorized_permissions`` and ``authorizedPermissions``): which one would be sent
+    depends on dict order, so neither is guessed."""
     out: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
     problems: list[tuple[str, str]] = []
     for key, value in raw.items():
         py_key = PYTHON_KEYS.get(key, key)
@@ -144,6 +158,12 @@ def _normalize_keys(raw: Mapping[str, Any], where: str) -> tuple[dict[str, Any],
             known = ", ".join(WIRE_KEYS)
             problems.append((f"{where}.{key}", f"unknown key; a policy takes only: {known}"))
             continue
+        if py_key in spelled:
+            problems.append(
+                (f"{where}.{py_key}", f"given twice, as {spelled[py_key]!r} and {key!r}; keep exactly one of them")
+            )
+            continue
+        spelled[py_key] = key
         out[py_key] = value
     return out, problems
 
@@ -216,6 +236,10 @@ def _check_name_fields(data: Mapping[str, Any], token_type: TokenType, where: st
                 problems.append(
                     (f"{where}.{name_field}", f"required for {token_type.name} tokens: name the {_what(name_field)}")
                 )
+            elif len(value) > MAX_PATTERN_LENGTH:
+                problems.append(
+                    (f"{where}.{name_field}", f"is {len(value)} characters long; at most {MAX_PATTERN_LENGTH} are accepted")
+                )
         elif value is not None:
             problems.append(
                 (f"{where}.{name_field}", f"not used by {token_type.name} tokens; remove it")
@@ -231,7 +255,19 @@ def _check_rules(rules: Any, where: str) -> list[tuple[str, str]]:
     if not isinstance(rules, Mapping) or not rules:
         return [(f"{where}.rules", "must map at least one claim path to a pattern, e.g. {'sub': 'repo:acme/infra:*'}")]
     problems = []
+    if len(rules) > MAX_RULES_PER_POLICY:
+        problems.append(
+            (f"{where}.rules", f"holds {len(rules)} rules; at most {MAX_RULES_PER_POLICY} are accepted per policy")
+        )
     for path, pattern in rules.items():
+        if isinstance(path, str) and len(path) > MAX_PATTERN_LENGTH:
+            problems.append((f"{where}.rules", f"a claim path is longer than {MAX_PATTERN_LENGTH} characters"))
+            continue
+        if isinstance(pattern, str) and len(pattern) > MAX_PATTERN_LENGTH:
+            problems.append(
+                (f"{where}.rules.{path}", f"pattern is {len(pattern)} characters long; at most {MAX_PATTERN_LENGTH} are accepted")
+            )
+            continue
         try:
             parse_claim_path(path)
         except ValueError as e:
@@ -351,24 +387,63 @@ def has_literal(pattern: str) -> bool:
     return any(c not in WILDCARDS for c in pattern)
 
 
+@dataclass(frozen=True)
+class _Glob:
+    """A pattern compiled for ``match``: bit ``i`` of a state set means "pattern position ``i``
+    reached"; bit ``len(pattern)`` means the whole pattern was consumed."""
+
+    star: int
+    """Positions holding ``*`` (a character keeps the state there)."""
+    optional: int
+    """Positions that may be skipped without a character (``*`` and ``?``)."""
+    any_char: int
+    """Positions any one character advances (``?`` and ``.``)."""
+    literal: Mapping[str, int]
+    """Per literal character, the positions it advances (plus ``any_char``)."""
+    accept: int
+
+    def closure(self, states: int) -> int:
+        # Skipping optional positions: inside a run of optional positions, a reached position
+        # reaches every later one and the position just after the run. Adding the reached bits
+        # to the run's mask carries through the rest of the run; XOR keeps exactly those bits.
+        optional = self.optional
+        return states | ((optional + (states & optional)) ^ optional)
+
+
 @lru_cache(maxsize=4096)
-def _compile(pattern: str) -> re.Pattern[str]:
-    parts = []
-    for c in pattern:
+def _compile(pattern: str) -> _Glob:
+    star = optional = any_char = 0
+    literal: dict[str, int] = {}
+    for i, c in enumerate(pattern):
+        bit = 1 << i
         if c == "*":
-            parts.append(".*")
+            star |= bit
+            optional |= bit
         elif c == "?":
-            parts.append(".?")
+            optional |= bit
+            any_char |= bit
         elif c == ".":
-            parts.append(".")
+            any_char |= bit
         else:
-            parts.append(re.escape(c))
-    return re.compile("".join(parts), re.DOTALL)
+            literal[c] = literal.get(c, 0) | bit
+    literal = {c: bits | any_char for c, bits in literal.items()}
+    return _Glob(star, optional, any_char, literal, 1 << len(pattern))
 
 
 def match(pattern: str, value: str) -> bool:
-    """Pulumi's wildcard match of a whole value: ``*`` 0+ chars, ``?`` 0-1 char, ``.`` exactly 1."""
-    return _compile(pattern).fullmatch(value) is not None
+    """Pulumi's wildcard match of a whole value: ``*`` 0+ chars, ``?`` 0-1 char, ``.`` exactly 1.
+
+    A set-of-positions automaton (no backtracking): time O(len(pattern) x len(value)) whatever
+    the input, so a token's claims cannot stall an exchange or a simulation.
+    """
+    glob = _compile(pattern)
+    states = glob.closure(1)
+    literal, any_char, star = glob.literal, glob.any_char, glob.star
+    for c in value:
+        states = glob.closure((states & star) | ((states & literal.get(c, any_char)) << 1))
+        if not states:
+            return False
+    return bool(states & glob.accept)
 
 
 @lru_cache(maxsize=4096)
@@ -430,6 +505,29 @@ def claim_strings(value: Any) -> list[str]:
     if isinstance(value, (bool, int, float)):
         return [json.dumps(value)]
     return []
+
+
+def oversized_claim(claims: Mapping[str, Any], limit: int = MAX_CLAIM_LENGTH) -> str | None:
+    """Why a token's claims are refused for size (which claim, how long), or None.
+
+    Every string at any depth (inside objects and lists too), and every claim name, is held to
+    ``limit`` characters."""
+    pending: list[tuple[str, Any]] = [("", dict(claims))]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and len(value) > limit:
+            return (
+                f"claim {path} is {len(value)} characters long; claims longer than {limit} characters "
+                "are refused (workload tokens carry short claims)"
+            )
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if len(str(key)) > limit:
+                    return f"a claim name under {path or 'the top level'} is longer than {limit} characters"
+                pending.append((f"{path}.{key}" if path else str(key), item))
+        elif isinstance(value, list):
+            pending += [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

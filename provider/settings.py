@@ -9,7 +9,10 @@ the serialized provider. In order:
    ``~/.pulumi/credentials.json``) for that API URL.
 
 The default API URL is https://api.pulumi.com. Resolution never raises: a missing token is
-reported by the first call that needs one (so a preview, which needs none, still works).
+reported by the first call that needs one (so a preview, which needs none, still works). An API
+URL that breaks the one URL rule (``urls.api_url_problem``: https, plain http only to loopback, no
+user part) is kept redacted with its problem: ``check`` reports it, and no request is ever sent
+to it (no token travels in clear, no stored CLI credential is looked up for it).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from . import wire
+from .urls import api_url_problem, redact_url
 
 CONFIG_API_URL = "oidc:apiUrl"
 CONFIG_ACCESS_TOKEN = "oidc:accessToken"
@@ -32,6 +36,8 @@ class Settings:
     access_token: str | None = field(default=None, repr=False)
     token_source: str = "none"
     """Where the token came from (for messages; never the token itself)."""
+    api_url_problem: str | None = None
+    """Why ``api_url`` (then shown redacted) must not be used; None when it may."""
 
 
 def _cli_credentials(api_url: str, environ: Mapping[str, str]) -> str | None:
@@ -54,6 +60,9 @@ def resolve(get_config: Callable[[str], str | None], environ: Mapping[str, str] 
     except Exception:  # a config object we cannot read must not break configure()
         api_url, token = wire.DEFAULT_API_URL, ""
     api_url = api_url.rstrip("/")
+    problem = api_url_problem(api_url)
+    if problem:
+        return Settings(redact_url(api_url), None, "none", f"{CONFIG_API_URL}: {problem}")
     if token:
         return Settings(api_url, token, "stack config oidc:accessToken")
     token = (environ.get("PULUMI_ACCESS_TOKEN") or "").strip()

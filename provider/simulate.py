@@ -17,16 +17,18 @@ import base64
 import binascii
 import json
 import re
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
-from urllib.parse import urlsplit
 
 import jwt
 import requests
+import urllib3
 
-from .urls import is_loopback_host
-from .policy import TOKEN_TYPES, Decision, Policy, PolicyOutcome, Request, evaluate
+from .urls import issuer_url_problem
+from .policy import TOKEN_TYPES, Decision, oversized_claim, Policy, PolicyOutcome, Request, evaluate
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 """Algorithms a workload token may be verified with: never ``none``, never a shared secret."""
@@ -41,7 +43,11 @@ _ALGORITHMS_BY_KTY = {
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "sub")
 MAX_TOKEN_BYTES = 16 * 1024
 """Workload tokens are a few KB; anything larger is not one (and is not read whole)."""
-FETCH_TIMEOUT = (5, 15)
+FETCH_TIMEOUT = (5, 10)
+FETCH_DEADLINE_SECONDS = 10.0
+"""The most fetching the discovery document and the JWKS may take, together."""
+MAX_DOCUMENT_BYTES = 1 << 20
+"""Discovery documents and JWKS are a few KB; a larger answer is refused, not read whole."""
 FILE_PREFIX = "file://"
 
 
@@ -150,8 +156,11 @@ def decode_token(
     issuer URL, or its ``/.well-known/openid-configuration`` URL) is given.
 
     Verification uses asymmetric algorithms only, requires ``exp``, ``iat``, ``iss`` and ``sub``,
-    checks ``iss`` against the discovery document's issuer when discovery is used, and checks
-    ``aud`` only when ``audience`` is given. Raises ``TokenError`` (never quoting the token).
+    and checks ``aud`` only when ``audience`` is given. With discovery, ``discovery_url`` is the
+    issuer the caller trusts (never the token's own ``iss``): the document's ``issuer`` must be
+    that URL and the token's ``iss`` must be that issuer; both documents together are fetched
+    within ``FETCH_DEADLINE_SECONDS`` and ``MAX_DOCUMENT_BYTES`` each. Raises ``TokenError``
+    (never quoting the token).
     """
     if len(token) > MAX_TOKEN_BYTES:
         raise TokenError(f"the token is longer than {MAX_TOKEN_BYTES} bytes; workload tokens are a few KB")
@@ -162,6 +171,9 @@ def decode_token(
         raise TokenError(f"the value is not a decodable JWT ({_pyjwt_reason(e)})") from None
     if not isinstance(claims, dict):
         raise TokenError("the token's payload is not a JSON object")
+    too_long = oversized_claim(claims)
+    if too_long:
+        raise TokenError(f"the token is refused: {too_long}")
     if verify_with is None and discovery_url is None:
         return DecodedToken(header, claims, False, UNVERIFIED_NOTE)
 
@@ -220,33 +232,75 @@ def _select_key(jwks: Mapping[str, Any], header: Mapping[str, Any]) -> tuple[Any
 def _discover(url: str) -> tuple[str, dict[str, Any], str]:
     """(issuer, jwks, description) from an issuer's discovery document."""
     well_known = "/.well-known/openid-configuration"
-    discovery = url if url.rstrip("/").endswith(well_known) else url.rstrip("/") + well_known
-    document = _fetch_json(discovery, "discovery document")
+    trusted = url.rstrip("/")
+    if trusted.endswith(well_known):
+        trusted = trusted[: -len(well_known)].rstrip("/")
+    discovery = trusted + well_known
+    deadline = time.monotonic() + FETCH_DEADLINE_SECONDS
+    document = _fetch_json(discovery, "discovery document", deadline)
     issuer, jwks_uri = document.get("issuer"), document.get("jwks_uri")
     if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
         raise TokenError(f"the discovery document at {discovery} lacks 'issuer' or 'jwks_uri'")
-    jwks = _fetch_json(jwks_uri, "JWKS")
+    if issuer.rstrip("/") != trusted:
+        shown = issuer if len(issuer) <= 200 else issuer[:200] + "..."
+        raise TokenError(
+            f"the discovery document at {discovery} names issuer {shown!r}, not the trusted {trusted!r}; "
+            "its keys are not used"
+        )
+    jwks = _fetch_json(jwks_uri, "JWKS", deadline)
     return issuer, jwks, f"the keys of {issuer} (discovery)"
 
 
-def _fetch_json(url: str, what: str) -> dict[str, Any]:
-    """GET a public JSON document: https only (loopback http for local testing), no redirects."""
-    parts = urlsplit(url)
-    if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback_host(parts.hostname or "")):
-        raise TokenError(f"refusing to fetch the {what} from {url}: use an https URL")
+def _fetch_json(url: str, what: str, deadline: float) -> dict[str, Any]:
+    """GET a public JSON document: https only (loopback http for local testing), no redirects,
+    at most ``MAX_DOCUMENT_BYTES``, done by ``deadline`` (``time.monotonic()``) or refused."""
+    problem = issuer_url_problem(url.split("?", 1)[0])
+    if problem:
+        raise TokenError(f"refusing to fetch the {what}: {problem}")
+    outcome: dict[str, Any] = {}
+
+    def fetch() -> None:
+        try:
+            outcome["raw"] = _get_bounded(url, what)
+        except TokenError as e:
+            outcome["error"] = e
+
+    # A worker thread, so that no slow answer (headers or body sent a byte at a time) can hold
+    # the caller past the deadline; a worker left behind is a daemon and dies with the process.
+    worker = threading.Thread(target=fetch, daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if worker.is_alive():
+        raise TokenError(f"fetching the {what} from {url} took longer than {FETCH_DEADLINE_SECONDS:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
     try:
-        response = requests.get(url, timeout=FETCH_TIMEOUT, allow_redirects=False, headers={"Accept": "application/json"})
-    except requests.RequestException as e:
-        raise TokenError(f"fetching the {what} from {url} failed: {type(e).__name__}") from None
-    if response.status_code != 200:
-        raise TokenError(f"fetching the {what} from {url} answered HTTP {response.status_code}")
-    try:
-        body = response.json()
+        body = json.loads(outcome["raw"])
     except ValueError:
         raise TokenError(f"the {what} at {url} is not JSON") from None
     if not isinstance(body, dict):
         raise TokenError(f"the {what} at {url} is not a JSON object")
     return body
+
+
+def _get_bounded(url: str, what: str) -> bytes:
+    try:
+        with requests.get(
+            url, timeout=FETCH_TIMEOUT, allow_redirects=False, stream=True, headers={"Accept": "application/json"}
+        ) as response:
+            if response.status_code != 200:
+                raise TokenError(f"fetching the {what} from {url} answered HTTP {response.status_code}")
+            raw = b""
+            while len(raw) <= MAX_DOCUMENT_BYTES:
+                chunk = response.raw.read1(64 * 1024, decode_content=True)
+                if not chunk:
+                    break
+                raw += chunk
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as e:
+        raise TokenError(f"fetching the {what} from {url} failed: {type(e).__name__}") from None
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise TokenError(f"the {what} at {url} is larger than {MAX_DOCUMENT_BYTES} bytes")
+    return raw
 
 
 # ---------------------------------------------------------------------------------------------

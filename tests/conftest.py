@@ -1,6 +1,7 @@
 """Shared fixtures: the local Pulumi Cloud emulator, as a subprocess or in-process, and TLS issuers.
 
-- ``emulator``: ``python -m pulumi_oidc_trust.emulator --port 0 --access-token <random> --state <tmp>`` as a
+- ``emulator``: ``python -m pulumi_oidc_trust.emulator --port 0 --state <tmp>`` (admin token in
+  ``$PULUMI_EMULATOR_ACCESS_TOKEN``) as a
   subprocess (exactly how the demo and a user run it); always terminated. ``.restart()`` brings
   it back on the same port with the same state file.
 - ``start_emulator``: a factory for subprocess emulators with extra command-line flags.
@@ -199,7 +200,8 @@ class SubprocessEmulator(EmulatorHandle):
         self.start()
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "pulumi_oidc_trust.emulator", "--port", str(self.port), "--access-token", self.access_token]
+        # The admin token travels in the environment, never on argv (readable by every local user).
+        cmd = [sys.executable, "-m", "pulumi_oidc_trust.emulator", "--port", str(self.port)]
         if self.state_path is not None:
             cmd += ["--state", str(self.state_path)]
         return cmd + self._extra_args
@@ -207,7 +209,8 @@ class SubprocessEmulator(EmulatorHandle):
     def start(self) -> None:
         with open(self._stderr_path, "ab") as stderr:
             self.process = subprocess.Popen(
-                self.command(), cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL
+                self.command(), cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL,
+                env={**os.environ, "PULUMI_EMULATOR_ACCESS_TOKEN": self.access_token},
             )
         self.base_url = _read_first_line(self.process)
         self.port = int(self.base_url.rsplit(":", 1)[1])
@@ -313,7 +316,7 @@ def start_emulator(tmp_path, access_token):
 
 @pytest.fixture
 def emulator(start_emulator) -> SubprocessEmulator:
-    """``python -m pulumi_oidc_trust.emulator --port 0 --access-token <random> --state <tmp>`` as a subprocess."""
+    """``python -m pulumi_oidc_trust.emulator --port 0 --state <tmp>`` as a subprocess (random admin token in the environment)."""
     return start_emulator()
 
 

@@ -156,7 +156,7 @@ def test_simulate_verification_failure_is_an_input_error(capsys, files, token, t
 
 def test_simulate_verifies_with_discovery(capsys, files, inproc_emulator):
     token = inproc_emulator.test_issuer.mint(MAIN_CLAIMS)
-    code, out, _ = run(capsys, "simulate", "--policies", str(files / "wire.json"), "--token", token, "--discovery", "--team", "platform", "--format", "json")
+    code, out, _ = run(capsys, "simulate", "--policies", str(files / "wire.json"), "--token", token, "--discovery", inproc_emulator.test_issuer_url, "--team", "platform", "--format", "json")
     assert code == 0
     assert json.loads(out)["token"]["verified"] is True and "discovery" in json.loads(out)["token"]["note"]
 

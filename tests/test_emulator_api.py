@@ -322,8 +322,9 @@ def test_patching_an_unknown_policy_id_is_404(inproc_emulator):
 
 
 def test_a_minted_token_works_for_its_own_organization_only(inproc_emulator):
-    inproc_emulator.trust_test_issuer()
-    minted = inproc_emulator.exchange(inproc_emulator.workload_token()).json()["access_token"]
+    issuer = inproc_emulator.register_issuer()
+    inproc_emulator.set_policies(issuer["id"], [allow_policy("acme", authorizedPermissions=["admin"])])
+    minted = inproc_emulator.exchange(inproc_emulator.workload_token(), scope="admin").json()["access_token"]
     assert inproc_emulator.get(issuers_path("acme"), token=minted).status_code == 200
     response = inproc_emulator.get(issuers_path("someone-else"), token=minted)
     assert response.status_code == 401 and response.json() == UNAUTHORIZED

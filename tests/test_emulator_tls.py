@@ -61,7 +61,9 @@ def test_a_stale_thumbprint_is_refused_at_exchange_until_regenerated(tls_emulato
     response = tls_emulator.exchange(token_from(tls_issuer))
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
-    assert "matches none of the issuer's thumbprints" in response.json()["error_description"]
+    # The caller learns only that the keys could not be had; the operator's log says why.
+    assert "cannot get the issuer's signing keys" in response.json()["error_description"]
+    assert "matches none of the issuer's thumbprints" in tls_emulator.app.keys.last_failure
 
     regenerated = tls_emulator.post(f"/api/orgs/acme/oidc/issuers/{issuer['id']}/regenerate-thumbprints")
     assert regenerated.status_code == 200 and regenerated.json()["thumbprints"] == [new_thumbprint]
@@ -78,6 +80,7 @@ def test_an_untrusted_certificate_is_never_trusted(access_token, test_issuer_key
         untrusting.set_policies(issuer["id"], [allow_policy("acme")])
         response = untrusting.exchange(token_from(tls_issuer))
         assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
-        assert "TLS certificate not trusted" in response.json()["error_description"]
+        assert "cannot get the issuer's signing keys" in response.json()["error_description"]
+        assert "TLS certificate not trusted" in untrusting.app.keys.last_failure
     finally:
         untrusting.stop()

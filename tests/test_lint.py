@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pulumi_oidc_trust.provider import lint
+from pulumi_oidc_trust.provider.lint.security_rules import mutable_image_findings
 from pulumi_oidc_trust.provider.lint import RULES, Finding, WaiverError, apply_waivers, errors, lint_issuer, lint_policies
 from pulumi_oidc_trust.provider.policy import closed_policies, parse_policies
 
@@ -186,6 +187,8 @@ FIRES: list[tuple[str, str, Callable[[], list[Finding]]]] = [
     ("OIDC030", "circleci without an SSH deny", lambda: run([allow({"aud": AUD, "sub": "org/o1/project/p1/user/*", CC_REF: "refs/heads/main"})], issuer_url=CIRCLE)),
     ("OIDC030", "circleci SSH deny after the allow", lambda: run([allow({"aud": AUD, "sub": "org/o1/project/p1/user/*"}), SSH_DENY], issuer_url=CIRCLE)),
     ("OIDC030", "circleci SSH deny for another token type", lambda: run([SSH_DENY | {"tokenType": "team", "teamName": "ops"}, allow({"aud": AUD, "sub": "org/o1/project/p1/user/*"})], issuer_url=CIRCLE)),
+    ("OIDC040", "a dot in a team name", lambda: run([allow({"aud": AUD, "sub": "system:serviceaccount:ci:deploy"}, "team", teamName="plat.form")])),
+    ("OIDC041", "a tag without a digest", lambda: mutable_image_findings("pulumi/pulumi:3.272.0")),
 ]
 
 # (rule id, label, findings) — none may contain the rule id.
@@ -277,6 +280,9 @@ NEAR_MISSES: list[tuple[str, str, Callable[[], list[Finding]]]] = [
     ("OIDC030", "circleci SSH deny first", lambda: run([SSH_DENY, allow({"aud": AUD, "sub": "org/o1/project/p1/user/*"})], issuer_url=CIRCLE)),
     ("OIDC030", "circleci allow refusing SSH reruns itself", lambda: run([allow({"aud": AUD, "sub": "org/o1/project/p1/user/*", CC_SSH: "false"})], issuer_url=CIRCLE)),
     ("OIDC030", "not circleci", lambda: run([gh("repo:acme/infra:ref:refs/heads/main")], issuer_url=GH)),
+    ("OIDC040", "an exact team name", lambda: run([allow({"aud": AUD, "sub": "system:serviceaccount:ci:deploy"}, "team", teamName="platform")])),
+    ("OIDC040", "a wildcard in a deny's user", lambda: run([deny({"aud": AUD, "sub": "system:serviceaccount:ci:*"}, "personal", userLogin="*")])),
+    ("OIDC041", "a digest-pinned image", lambda: mutable_image_findings("pulumi/pulumi:3.272.0@sha256:" + "ab" * 32)),
 ]
 
 

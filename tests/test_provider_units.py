@@ -41,7 +41,7 @@ def problems(validate, props):
         ({"url": "token.actions.githubusercontent.com"}, "url", "absolute URL"),
         ({"url": "https://x.example/?a=1"}, "url", "query"),
         ({"organization": ""}, "organization", "required"),
-        ({"organization": "a/b"}, "organization", "no '/'"),
+        ({"organization": "a/b"}, "organization", "contains '/'"),
         ({"thumbprints": ["abc"]}, "thumbprints[0]", "64 hex"),
         ({"thumbprints": ["a" * 40]}, "thumbprints[0]", "SHA-1"),
         ({"thumbprints": "a" * 64}, "thumbprints", "list"),

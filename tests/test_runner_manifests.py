@@ -347,7 +347,7 @@ BAD_ARGUMENTS = [
     ({"image": "registry:5000/pulumi"}, "image", "not pinned"),
     ({"image": "pulumi/pulumi@sha256:abc"}, "image", "digest"),
     ({"api_url": "api.pulumi.com"}, "api_url", "https://api.pulumi.com"),
-    ({"api_url": "--insecure"}, "api_url", "not an http"),
+    ({"api_url": "--insecure"}, "api_url", "not an absolute URL"),
     ({"labels": {"app.kubernetes.io/name": "x"}}, "labels", "set by the component"),
     ({"labels": {"team": "a b"}}, "labels", "not a valid label value"),
     ({"labels": {"bad key!": "a"}}, "labels", "not a valid Kubernetes label"),

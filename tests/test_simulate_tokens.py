@@ -185,7 +185,7 @@ def test_verified_by_discovery(inproc_emulator):
 
 
 def test_discovery_refuses_plain_http_off_loopback(token):
-    with pytest.raises(TokenError, match="use an https URL"):
+    with pytest.raises(TokenError, match="needs https"):
         decode_token(token, discovery_url="http://issuer.example.com")
 
 

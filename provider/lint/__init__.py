@@ -66,6 +66,7 @@ from .issuer_rules import (
 from .patterns import is_exact
 from .policy_rules import POLICY_CHECKS, PolicyView
 from .profiles import IssuerProfile, issuer_profile
+from .security_rules import mutable_image_findings, name_wildcard_findings
 from .subjects import Subject, parse_subject
 
 __all__ = [
@@ -117,6 +118,7 @@ def lint_policies(
         for check in POLICY_CHECKS:
             findings += check(view)
     findings += overlaps(parsed)
+    findings += name_wildcard_findings(parsed)
     return sorted(findings, key=_order)
 
 

@@ -53,6 +53,8 @@ RULES: dict[str, Rule] = {
         Rule("OIDC026", "warning", f"policy count near Pulumi Cloud's limit of {MAX_POLICIES} per issuer"),
         Rule("OIDC028", "error", "HCP Terraform run phase not pinned: a (speculative) plan gets the apply's token"),
         Rule("OIDC030", "error", "CircleCI SSH reruns admitted: no deny of oidc.circleci.com/ssh-rerun before the allow"),
+        Rule("OIDC040", "error", "wildcard ('*', '?' or '.') in team_name, user_login or runner_id of an allow"),
+        Rule("OIDC041", "warning", "runner image is a mutable tag (no @sha256 digest) pulled IfNotPresent"),
     )
 }
 """The rule catalog: id -> severity, title. The one table used by the linter, --help and docs."""
