@@ -483,8 +483,12 @@ def readme_example() -> tuple[dict, dict]:
     def literal_kwargs(call: ast.Call) -> dict:
         return {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg not in ("git", "opts")}
 
-    job, git_source = calls["OidcLoginJob"], calls["GitSource"]
-    return {"resource_name": ast.literal_eval(job.args[0]), **literal_kwargs(job)}, literal_kwargs(git_source)
+    job, git_source = calls.get("OidcLoginJobArgs") or calls["OidcLoginJob"], calls["GitSource"]
+    job_kwargs = {"resource_name": ast.literal_eval(job.args[0]), **literal_kwargs(job)}
+    if "OidcTrust" in calls:  # OidcLoginJobArgs takes its organization from the trust
+        trust = {k.arg: k.value for k in calls["OidcTrust"].keywords}
+        job_kwargs["organization"] = ast.literal_eval(trust["organization"])
+    return job_kwargs, literal_kwargs(git_source)
 
 
 def test_the_readme_example_renders_a_git_runner_that_runs_pulumi_up_of_its_stack():
