@@ -82,8 +82,9 @@ class GitSource:
 
     repository: the clone URL: `https://host/owner/repo.git` (public, or with
         `basic_auth_secret`), `ssh://git@host/owner/repo.git` or `git@host:owner/repo.git` (with
-        `ssh_auth_secret` and `known_hosts`), or `file:///path` (a repository you mount). Never
-        with a user or password in it: credentials come from a Secret.
+        `ssh_auth_secret` and `known_hosts`). `file:///path` is accepted for rendering the
+        scripts in tests: the init container mounts no volume of yours, so it has no such path.
+        Never with a user or password in it: credentials come from a Secret.
     commit: the full commit SHA (40 hex digits; 64 for a SHA-256 repository). A branch, a tag or a
         short SHA is refused: it can move, or become ambiguous. `git rev-parse HEAD` prints it.
     path: the program's folder inside the repository (default: its root).
