@@ -13,6 +13,7 @@ _LAZY = {
     "OidcTrust": ".trust",
     "OidcLoginJobArgs": ".trust",
     "runner_spec": ".runner_manifests",
+    "GitSource": ".runner_source",
     **{
         name: ".presets"
         for name in (

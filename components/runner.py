@@ -21,6 +21,7 @@ from .runner_manifests import (
     runner_spec,
     service_account_manifest,
 )
+from .runner_source import GitSource
 
 
 class OidcLoginJob(pulumi.ComponentResource):
@@ -76,6 +77,24 @@ class OidcLoginJob(pulumi.ComponentResource):
             returns once the Job is created. While awaited, the Job carries
             `pulumi.com/replaceUnready: "true"`: after a failed run, the next `up` replaces
             it and so runs it again.
+        stack: `ORGANIZATION/PROJECT/STACK` (in `organization`): selected right after the
+            login, so `commands` such as "pulumi up --yes" work on it.
+
+        The program (at most one source; without one the commands run in $HOME):
+        working_dir: the program's absolute folder in `image` (an image you build FROM the
+            Pulumi image, with the program in it). The root filesystem is read-only: prebuild a
+            Python program's virtualenv in the image, or pass copy_program_to_workspace=True.
+        copy_program_to_workspace: copy `working_dir` into the writable workspace emptyDir
+            (/workspace/program) and run there, so the CLI can create the virtualenv.
+        git: a `GitSource(repository=URL, commit=FULL_SHA, path=..., basic_auth_secret=... |
+            ssh_auth_secret=... + known_hosts=...)` (or a dict of those keys): an init container
+            (pinned `alpine/git`, Pod Security "restricted") fetches that commit into the
+            workspace emptyDir and checks that HEAD is that SHA; the commands run in
+            /workspace/src/<path>. A Secret is only mounted into the init container.
+        volumes / volume_mounts / env_from: Kubernetes dicts (camelCase) passed through: pod
+            volumes, mounts of those volumes in the Pulumi container, and its envFrom (e.g. a
+            Secret with cloud credentials). They may not reuse the runner's volume names or
+            mount over its folders ($HOME, /tmp, /workspace, /opt/oidc-login, the token).
         opts: the usual ResourceOptions. Its `depends_on` is passed on to the Job, so
             `opts=ResourceOptions(depends_on=[policy])` keeps the Job from starting before
             the trust policy that admits it exists.
@@ -125,6 +144,13 @@ class OidcLoginJob(pulumi.ComponentResource):
         ttl_seconds_after_finished: int | None = None,
         labels: Mapping[str, str] | None = None,
         skip_await: bool = False,
+        stack: str | None = None,
+        working_dir: str | None = None,
+        copy_program_to_workspace: bool = False,
+        git: GitSource | Mapping[str, Any] | None = None,
+        volumes: Sequence[Mapping[str, Any]] | None = None,
+        volume_mounts: Sequence[Mapping[str, Any]] | None = None,
+        env_from: Sequence[Mapping[str, Any]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # Validate first: a bad argument must fail before anything is registered.
@@ -150,6 +176,13 @@ class OidcLoginJob(pulumi.ComponentResource):
             ttl_seconds_after_finished=ttl_seconds_after_finished,
             labels=labels,
             skip_await=skip_await,
+            stack=stack,
+            working_dir=working_dir,
+            copy_program_to_workspace=copy_program_to_workspace,
+            git=git,
+            volumes=volumes,
+            volume_mounts=volume_mounts,
+            env_from=env_from,
         )
         super().__init__("oidc-trust:kubernetes:OidcLoginJob", resource_name, None, opts)
         self.spec = spec

@@ -25,6 +25,9 @@ from pulumi_oidc_trust.provider.duration import parse_duration as _parse_duratio
 from pulumi_oidc_trust.provider.urls import api_url_problem
 from pulumi_oidc_trust.provider.wire import MAX_EXPIRATION, audience_for
 
+from . import runner_source
+from .runner_source import NO_SOURCE, GitSource, ProgramSource
+
 # The Pulumi CLI image the Job runs by default. A tag can be moved; a digest cannot, so pin
 # one where it matters: image="pulumi/pulumi:3.272.0@sha256:<digest>". The CLI needs
 # `--oidc-token` (3.209+) and the api.pulumi.com default for OIDC logins (3.216+).
@@ -57,6 +60,14 @@ HOME_DIR = "/home/pulumi"
 SCRIPT_DIR = "/opt/oidc-login"
 SCRIPT_KEY = "entrypoint.sh"
 CONTAINER_NAME = "pulumi"
+
+# The runner's own volumes and mount points: pass-through `volumes` / `volume_mounts` may not
+# take these names, nor mount over (or above) these paths.
+RESERVED_VOLUMES = (
+    "entrypoint", "home", "tmp", "pulumi-oidc-token",
+    runner_source.WORKSPACE_VOLUME, runner_source.GIT_SECRET_VOLUME,
+)  # fmt: skip
+RESERVED_PATHS = (SCRIPT_DIR, HOME_DIR, "/tmp", PROJECTED_TOKEN_DIR, runner_source.WORKSPACE_DIR)
 
 DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
     "requests": {"cpu": "100m", "memory": "256Mi"},
@@ -207,6 +218,13 @@ class RunnerSpec:
     ttl_seconds_after_finished: int | None
     labels: dict[str, str]
     skip_await: bool
+    # Where the program comes from, the stack to select, and what the user mounts
+    # (components/runner_source.py). Defaults keep a runner without them exactly as before.
+    source: ProgramSource = NO_SOURCE
+    stack: str | None = None
+    volumes: tuple[dict[str, Any], ...] = ()
+    volume_mounts: tuple[dict[str, Any], ...] = ()
+    env_from: tuple[dict[str, Any], ...] = ()
 
 
 def runner_spec(
@@ -232,6 +250,13 @@ def runner_spec(
     ttl_seconds_after_finished: int | None = None,
     labels: Mapping[str, str] | None = None,
     skip_await: bool = False,
+    stack: str | None = None,
+    working_dir: str | None = None,
+    copy_program_to_workspace: bool = False,
+    git: GitSource | Mapping[str, Any] | None = None,
+    volumes: Sequence[Mapping[str, Any]] | None = None,
+    volume_mounts: Sequence[Mapping[str, Any]] | None = None,
+    env_from: Sequence[Mapping[str, Any]] | None = None,
 ) -> RunnerSpec:
     """Validate OidcLoginJob's arguments and resolve everything the manifests need.
 
@@ -275,6 +300,13 @@ def runner_spec(
     all_labels = _check_labels(labels, resource_name)
     if not isinstance(skip_await, bool):
         _fail("skip_await", f"{skip_await!r} is not a bool", "pass True or False")
+    checked_stack = runner_source.check_stack(stack, organization)
+    source = runner_source.program_source(
+        working_dir=working_dir, copy_program_to_workspace=copy_program_to_workspace, git=git
+    )
+    user_volumes, user_mounts, user_env_from = runner_source.check_volumes(
+        volumes, volume_mounts, env_from, reserved_volumes=RESERVED_VOLUMES, reserved_paths=RESERVED_PATHS
+    )
 
     sa_name = service_account_name or resource_name
     names = RunnerNames(
@@ -307,6 +339,11 @@ def runner_spec(
         ttl_seconds_after_finished=ttl_seconds_after_finished,
         labels=all_labels,
         skip_await=skip_await,
+        source=source,
+        stack=checked_stack,
+        volumes=tuple(user_volumes),
+        volume_mounts=tuple(user_mounts),
+        env_from=tuple(user_env_from),
     )
 
 
@@ -493,12 +530,16 @@ def build_entrypoint_script(
     user: str | None = None,
     expiration_seconds: int | None = None,
     api_url: str | None = None,
+    source: ProgramSource = NO_SOURCE,
+    stack: str | None = None,
 ) -> str:
     """The bash script the Job runs: `pulumi login` with the OIDC token file, then `commands`.
 
     Every value inserted here is shell-quoted; `commands` are the user's own shell lines and
     are inserted as written. The token is handed to the CLI as `file://PATH`, so it never
-    appears on a command line, and nothing prints it.
+    appears on a command line, and nothing prints it. With a program `source` the script first
+    changes to the program's folder (and checks that it holds a Pulumi.yaml); with a `stack` it
+    selects that stack after logging in.
     """
     login = ["pulumi", "login"]
     if api_url is not None:
@@ -525,8 +566,10 @@ def build_entrypoint_script(
         "  exit 1",
         "fi",
         "",
+        *runner_source.program_lines(source),
         " ".join(login),
         "",
+        *runner_source.stack_lines(stack),
         "# The commands, as written in OidcLoginJob(commands=...):",
         *commands,
     ]
@@ -543,6 +586,8 @@ def entrypoint_script(spec: RunnerSpec) -> str:
         user=spec.user,
         expiration_seconds=spec.expiration_seconds,
         api_url=spec.api_url,
+        source=spec.source,
+        stack=spec.stack,
     )
 
 
@@ -570,14 +615,41 @@ def service_account_manifest(spec: RunnerSpec) -> dict[str, Any]:
     }
 
 
+def config_map_data(spec: RunnerSpec) -> dict[str, str]:
+    """What the ConfigMap holds: `entrypoint.sh`, and for a git source the init container's
+    `fetch-program.sh` (plus `git-askpass.sh`, or `known_hosts` and `passwd` for ssh). No
+    credential is ever among them: a Secret is only mounted."""
+    data = {SCRIPT_KEY: entrypoint_script(spec)}
+    git = spec.source.git
+    if git is not None:
+        data[runner_source.FETCH_SCRIPT_KEY] = runner_source.fetch_script(git, config_dir=SCRIPT_DIR)
+        if git.auth == "basic":
+            data[runner_source.ASKPASS_KEY] = runner_source.askpass_script()
+        if git.auth == "ssh":
+            data[runner_source.KNOWN_HOSTS_KEY] = git.known_hosts or ""
+            data[runner_source.PASSWD_KEY] = runner_source.passwd_file(RUN_AS_USER)
+    return data
+
+
 def config_map_manifest(spec: RunnerSpec) -> dict[str, Any]:
-    """The ConfigMap holding the entrypoint script under the key `entrypoint.sh`."""
+    """The ConfigMap holding the entrypoint script under the key `entrypoint.sh` (and, for a git
+    source, the init container's fetch script and its helpers)."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _metadata(spec, spec.names.config_map_name),
-        "data": {SCRIPT_KEY: entrypoint_script(spec)},
+        "data": config_map_data(spec),
     }
+
+
+def _scripts_digest(spec: RunnerSpec) -> str:
+    # The entrypoint first and alone when it is all there is, so a runner without a program
+    # source keeps the digest it had (and is not replaced, and run again, by an upgrade).
+    data = config_map_data(spec)
+    digest = hashlib.sha256(data.pop(SCRIPT_KEY).encode())
+    for key in sorted(data):
+        digest.update(b"\0" + key.encode() + b"\0" + data[key].encode())
+    return digest.hexdigest()
 
 
 def job_manifest(spec: RunnerSpec) -> dict[str, Any]:
@@ -598,7 +670,8 @@ def job_manifest(spec: RunnerSpec) -> dict[str, Any]:
         job_spec["activeDeadlineSeconds"] = spec.active_deadline_seconds
     if spec.ttl_seconds_after_finished is not None:
         job_spec["ttlSecondsAfterFinished"] = spec.ttl_seconds_after_finished
-    script_digest = hashlib.sha256(entrypoint_script(spec).encode()).hexdigest()
+    # The commit to fetch lives in the ConfigMap's fetch script, so it counts here too.
+    script_digest = _scripts_digest(spec)
     job_spec["template"] = {
         "metadata": {"labels": dict(spec.labels), "annotations": {SCRIPT_CHECKSUM_ANNOTATION: script_digest}},
         "spec": _pod_spec(spec),
@@ -633,7 +706,30 @@ def _pod_spec(spec: RunnerSpec) -> dict[str, Any]:
             {"name": "pulumi-oidc-token", "projected": {"sources": [{"serviceAccountToken": projection}]}}
         )
         mounts.append({"name": "pulumi-oidc-token", "mountPath": PROJECTED_TOKEN_DIR, "readOnly": True})
-    return {
+    if spec.source.uses_workspace:
+        volumes.append({"name": runner_source.WORKSPACE_VOLUME, "emptyDir": {}})
+        mounts.append({"name": runner_source.WORKSPACE_VOLUME, "mountPath": runner_source.WORKSPACE_DIR})
+    init_containers: list[dict[str, Any]] = []
+    if spec.source.git is not None:
+        init_containers.append(_fetch_container(spec, spec.source.git))
+        secret = _git_secret_volume(spec.source.git)
+        if secret is not None:
+            volumes.append(secret)
+    volumes += [dict(volume) for volume in spec.volumes]
+    mounts += [dict(mount) for mount in spec.volume_mounts]
+    main: dict[str, Any] = {
+        "name": CONTAINER_NAME,
+        "image": spec.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/bash", f"{SCRIPT_DIR}/{SCRIPT_KEY}"],
+        "env": [{"name": name, "value": value} for name, value in _container_env(spec).items()],
+        "resources": {kind: dict(amounts) for kind, amounts in spec.resources.items()},
+        "securityContext": _container_security_context(),
+        "volumeMounts": mounts,
+    }
+    if spec.env_from:
+        main["envFrom"] = [dict(source) for source in spec.env_from]
+    pod: dict[str, Any] = {
         "serviceAccountName": spec.names.service_account_name,
         # The legacy API token is not needed: the OIDC token is mounted on purpose above.
         "automountServiceAccountToken": False,
@@ -646,26 +742,64 @@ def _pod_spec(spec: RunnerSpec) -> dict[str, Any]:
             "fsGroup": RUN_AS_USER,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [
-            {
-                "name": CONTAINER_NAME,
-                "image": spec.image,
-                "imagePullPolicy": "IfNotPresent",
-                "command": ["/bin/bash", f"{SCRIPT_DIR}/{SCRIPT_KEY}"],
-                "env": [{"name": name, "value": value} for name, value in _container_env(spec).items()],
-                "resources": {kind: dict(amounts) for kind, amounts in spec.resources.items()},
-                "securityContext": {
-                    "allowPrivilegeEscalation": False,
-                    "privileged": False,
-                    "readOnlyRootFilesystem": True,
-                    "runAsNonRoot": True,
-                    "capabilities": {"drop": ["ALL"]},
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "volumeMounts": mounts,
-            }
-        ],
+        "containers": [main],
         "volumes": volumes,
+    }
+    if init_containers:
+        pod["initContainers"] = init_containers
+    return pod
+
+
+def _container_security_context() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _fetch_container(spec: RunnerSpec, git: GitSource) -> dict[str, Any]:
+    """The init container that fetches the pinned commit into the workspace (same restrictions
+    as the main container; the only one that sees the git Secret)."""
+    mounts: list[dict[str, Any]] = [
+        {"name": "entrypoint", "mountPath": SCRIPT_DIR, "readOnly": True},
+        {"name": runner_source.WORKSPACE_VOLUME, "mountPath": runner_source.WORKSPACE_DIR},
+        {"name": "home", "mountPath": HOME_DIR},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    if git.secret_name is not None:
+        mounts.append({"name": runner_source.GIT_SECRET_VOLUME, "mountPath": runner_source.GIT_SECRET_DIR, "readOnly": True})
+    if git.auth == "ssh":
+        mounts.append(
+            {"name": "entrypoint", "mountPath": "/etc/passwd", "subPath": runner_source.PASSWD_KEY, "readOnly": True}
+        )
+    return {
+        "name": runner_source.INIT_CONTAINER_NAME,
+        "image": git.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", f"{SCRIPT_DIR}/{runner_source.FETCH_SCRIPT_KEY}"],
+        "env": [{"name": "HOME", "value": HOME_DIR}],
+        "resources": {kind: dict(amounts) for kind, amounts in spec.resources.items()},
+        "securityContext": _container_security_context(),
+        "volumeMounts": mounts,
+    }
+
+
+def _git_secret_volume(git: GitSource) -> dict[str, Any] | None:
+    if git.secret_name is None:
+        return None
+    keys = runner_source.BASIC_AUTH_KEYS if git.auth == "basic" else (runner_source.SSH_AUTH_KEY,)
+    return {
+        "name": runner_source.GIT_SECRET_VOLUME,
+        "secret": {
+            "secretName": git.secret_name,
+            # Readable by the pod's group (fsGroup) only; a missing key keeps the pod from starting.
+            "defaultMode": 0o440,
+            "items": [{"key": key, "path": key} for key in keys],
+        },
     }
 
 

@@ -14,6 +14,8 @@ from pulumi.runtime.mocks import MockMonitor
 K8S_VERSION = kubernetes_validate.latest_version()
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/pulumi-deployer"
+COMMIT = "3f786850e387550fdab836ed7e6dc881de23001b"
+KNOWN_HOSTS = "git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
 
 # Values a shell would expand, split, glob or execute if they were inserted unquoted.
 HOSTILE = "acme corp 'single' \"double\" $(touch /tmp/pwned) `touch /tmp/pwned` ; * \n$HOME \\ end"
@@ -49,7 +51,25 @@ CASES: dict[str, dict[str, Any]] = {
         "skip_await": True,
     },
     "hostile-values": {"organization": HOSTILE, "team": HOSTILE, "token": "/tmp/" + HOSTILE + "/token"},
-}
+    # Program sources (components/runner_source.py)
+    "image-program": {"organization": "acme", "image": "acme/infra-program:1.4.0", "working_dir": "/app",
+                      "stack": "acme/infra/prod", "commands": ["pulumi up --yes --skip-preview"]},
+    "image-program-copied": {"organization": "acme", "image": "acme/infra-program:1.4.0", "working_dir": "/app/infra",
+                             "copy_program_to_workspace": True, "stack": "acme/infra/prod"},
+    "git-public": {"organization": "acme", "stack": "acme/infra/prod",
+                   "git": {"repository": "https://github.com/acme/infra.git", "commit": COMMIT, "path": "stacks/prod"}},
+    "git-basic-auth": {"organization": "acme", "namespace": "ci",
+                       "git": {"repository": "https://git.example.com/acme/infra.git", "commit": COMMIT,
+                               "basic_auth_secret": "infra-deploy-token"}},
+    "git-ssh": {"organization": "acme", "git": {"repository": "git@git.example.com:acme/infra.git", "commit": COMMIT,
+                                                  "ssh_auth_secret": "infra-deploy-key", "known_hosts": KNOWN_HOSTS}},
+    "pass-through": {"organization": "acme", "working_dir": "/src",
+                     "volumes": [{"name": "program", "persistentVolumeClaim": {"claimName": "infra-src", "readOnly": True}},
+                                 {"name": "aws", "secret": {"secretName": "aws-config"}}],
+                     "volume_mounts": [{"name": "program", "mountPath": "/src", "readOnly": True},
+                                       {"name": "aws", "mountPath": "/home/pulumi/.aws", "readOnly": True}],
+                     "env_from": [{"secretRef": {"name": "aws-credentials"}}, {"configMapRef": {"name": "infra-env"}, "prefix": "INFRA_"}]},
+}  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------

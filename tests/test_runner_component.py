@@ -232,3 +232,38 @@ def test_a_resource_name_that_is_no_dns_label_registers_nothing(monitor):
 
     program()
     assert monitor.registrations == []
+
+
+# --------------------------------------------------------------------------------------------
+# Program sources reach the registered Job, directly and through OidcTrust
+
+
+def test_a_git_source_registers_the_init_container_and_its_scripts(monitor):
+    build(**CASES["git-ssh"])
+    expected = {m["kind"]: m for m in render_manifests("runner", **CASES["git-ssh"])}
+    assert monitor.one(JOB).inputs == expected["Job"]
+    assert monitor.one(CONFIG_MAP).inputs == expected["ConfigMap"]
+    assert [c["name"] for c in pod_spec(monitor.one(JOB).inputs)["initContainers"]] == ["fetch-program"]
+    assert set(monitor.one(CONFIG_MAP).inputs["data"]) == {"entrypoint.sh", "fetch-program.sh", "known_hosts", "passwd"}
+
+
+def test_oidc_trust_passes_the_program_source_and_pass_through_arguments_to_its_runner():
+    from pulumi_oidc_trust.components import GitSource, OidcLoginJobArgs, OidcTrust
+    from tests.test_trust import EKS_URL, install
+
+    monitor = install()
+    git = GitSource("https://github.com/acme/infra.git", "3f786850e387550fdab836ed7e6dc881de23001b", path="infra")
+
+    @pulumi.runtime.test
+    def program():
+        trust = OidcTrust("trust", organization="acme", issuer_url=EKS_URL, policies=[], runner=OidcLoginJobArgs(
+            "pulumi-login", team="platform", stack="acme/infra/prod", git=git, commands=["pulumi up --yes"],
+            env_from=[{"secretRef": {"name": "aws-credentials"}}]))
+        return trust.urn
+
+    program()
+    pod = pod_spec(monitor.one(JOB).inputs)
+    assert pod["initContainers"][0]["name"] == "fetch-program"
+    assert pod["containers"][0]["envFrom"] == [{"secretRef": {"name": "aws-credentials"}}]
+    script = monitor.one(CONFIG_MAP).inputs["data"]["entrypoint.sh"]
+    assert "program_dir=/workspace/src/infra" in script and "pulumi stack select acme/infra/prod" in script
