@@ -359,6 +359,11 @@ def cmd_render(args: argparse.Namespace) -> int:
         manifests = render_manifests(args.name, **kwargs)
     except ValueError as e:
         raise InputError(str(e))
+    from pulumi_oidc_trust.provider.lint.security_rules import mutable_image_findings
+
+    (job,) = [m for m in manifests if m["kind"] == "Job"]
+    for finding in mutable_image_findings(job["spec"]["template"]["spec"]["containers"][0]["image"]):
+        print(str(finding), file=sys.stderr)  # OIDC041: a warning; the manifests are still written
     if args.format == "json":
         text = json.dumps(manifests, indent=2) + "\n"
     else:

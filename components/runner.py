@@ -22,6 +22,7 @@ from .runner_manifests import (
     service_account_manifest,
 )
 from .runner_source import GitSource
+from pulumi_oidc_trust.provider.lint.security_rules import mutable_image_findings
 
 
 class OidcLoginJob(pulumi.ComponentResource):
@@ -186,6 +187,8 @@ class OidcLoginJob(pulumi.ComponentResource):
         )
         super().__init__("oidc-trust:kubernetes:OidcLoginJob", resource_name, None, opts)
         self.spec = spec
+        for finding in mutable_image_findings(spec.image):  # OIDC041, shown at preview
+            pulumi.log.warn(str(finding), resource=self)
         self._register_children(spec, opts)
 
         names = spec.names

@@ -379,3 +379,11 @@ def test_the_tools_read_a_whole_get_answer_of_a_managed_issuer(capsys, service_a
     assert "denies every exchange" not in out
     code, _out, err = run(capsys, "lint", "--issuer", GH, "--org", "acme", "--policies", answer)
     assert code in (0, 1) and err == ""
+
+
+def test_render_warns_of_a_mutable_image_tag_and_not_of_a_digest(capsys):
+    code, out, err = run(capsys, "render", "--organization", "acme")
+    assert code == 0 and "OIDC041 warning" in err and "@sha256:<digest>" in err
+    pinned = "pulumi/pulumi:3.272.0@sha256:" + "ab" * 32
+    code, out, err = run(capsys, "render", "--organization", "acme", "--image", pinned)
+    assert code == 0 and "OIDC041" not in err

@@ -267,3 +267,15 @@ def test_oidc_trust_passes_the_program_source_and_pass_through_arguments_to_its_
     assert pod["containers"][0]["envFrom"] == [{"secretRef": {"name": "aws-credentials"}}]
     script = monitor.one(CONFIG_MAP).inputs["data"]["entrypoint.sh"]
     assert "program_dir=/workspace/src/infra" in script and "pulumi stack select acme/infra/prod" in script
+
+
+def test_a_mutable_image_tag_is_a_warning_at_preview(monitor, caplog):
+    import logging
+
+    @pulumi.runtime.test
+    def program():
+        return OidcLoginJob("tagged", organization="acme").urn
+
+    with caplog.at_level(logging.WARNING):
+        program()
+    assert any("OIDC041 warning" in r.getMessage() for r in caplog.records)
