@@ -26,6 +26,8 @@ def trusted(inproc_emulator):
 def _refused(response, status: int, words: str) -> None:
     assert response.status_code == status, response.text
     assert words in response.text
+    if status == 400:  # a refused exchange: the OAuth form
+        assert response.json()["error"] == "invalid_grant"
 
 
 # -- 3: the matcher cannot be stalled, long claims are refused -----------------------------------
@@ -45,13 +47,13 @@ def test_a_backtracking_pattern_and_a_long_claim_answer_at_once(trusted):
 def test_a_claim_longer_than_the_limit_is_refused_with_the_reason(trusted):
     token = trusted.workload_token(sub="repo:acme/" + "x" * MAX_CLAIM_LENGTH)
     response = trusted.exchange(token)
-    _refused(response, 401, f"longer than {MAX_CLAIM_LENGTH} characters")
+    _refused(response, 400, f"longer than {MAX_CLAIM_LENGTH} characters")
     assert "claim sub" in response.json()["error_description"]
 
 
 def test_a_nested_long_claim_is_refused_too(trusted):
     token = trusted.workload_token(extra={"deep": ["ok", "y" * (MAX_CLAIM_LENGTH + 1)]})
-    _refused(trusted.exchange(token), 401, "claim extra.deep[1]")
+    _refused(trusted.exchange(token), 400, "claim extra.deep[1]")
 
 
 def test_claims_at_the_limit_are_accepted(trusted):
@@ -153,7 +155,7 @@ from pulumi_oidc_trust.emulator.verify import MAX_TOKEN_LIFETIME_SECONDS  # noqa
 def test_implausible_time_claims_are_refused(trusted, times, words):
     now = int(time.time())
     response = trusted.exchange(trusted.workload_token(**times(now)))
-    _refused(response, 401, words)
+    _refused(response, 400, words)
 
 
 def test_a_day_long_token_is_still_accepted(trusted):
@@ -228,13 +230,13 @@ def test_a_failed_key_fetch_is_cached_with_backoff(inproc_emulator):
     keys = inproc_emulator.app.keys
     forged = inproc_emulator.test_issuer.mint({"sub": "repo:acme/x", "aud": audience_for(org), "iss": url})
     for _ in range(5):
-        _refused(inproc_emulator.exchange(forged), 401, "signing keys")
+        _refused(inproc_emulator.exchange(forged), 400, "signing keys")
     assert keys.fetches == 1  # five forged tokens, one fetch
     real_clock = keys.clock
     keys.clock = lambda: real_clock() + FAILURE_BACKOFF_SECONDS + 1
-    _refused(inproc_emulator.exchange(forged), 401, "signing keys")
+    _refused(inproc_emulator.exchange(forged), 400, "signing keys")
     assert keys.fetches == 2  # after the backoff, one more try
-    _refused(inproc_emulator.exchange(forged), 401, "signing keys")
+    _refused(inproc_emulator.exchange(forged), 400, "signing keys")
     assert keys.fetches == 2  # and the backoff has doubled
 
 
@@ -264,7 +266,7 @@ def test_a_slow_issuer_cannot_hold_an_exchange(inproc_emulator, slow_issuer):
     inproc_emulator.set_policies(issuer["id"], [allow_policy(inproc_emulator.org)])
     token = inproc_emulator.test_issuer.mint({"sub": "repo:acme/x", "aud": audience_for("acme"), "iss": slow_issuer.url})
     started = time.monotonic()
-    _refused(inproc_emulator.exchange(token), 401, "signing keys")
+    _refused(inproc_emulator.exchange(token), 400, "signing keys")
     assert time.monotonic() - started < 4.0
 
 
