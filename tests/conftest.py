@@ -329,6 +329,31 @@ def inproc_emulator(access_token, test_issuer_key):
 
 
 @pytest.fixture
+def org() -> str:
+    """A fresh organization name per test (any organization exists on first use)."""
+    return "org-" + secrets.token_hex(4)
+
+
+@pytest.fixture
+def host(emulator):
+    """The SDK's dynamic-provider host, configured for the ``emulator`` with its admin token."""
+    from harness.dynamic_host import DynamicProviderHost, rpc
+
+    config = {"oidc:apiUrl": emulator.base_url, "oidc:accessToken": rpc.wrap_rpc_secret(emulator.access_token)}
+    with DynamicProviderHost(config) as h:
+        yield h
+
+
+@pytest.fixture
+def cloud(emulator):
+    """Our REST client with the ``emulator``'s admin token."""
+    from pulumi_oidc_trust.provider.client import PulumiCloudClient
+
+    with PulumiCloudClient(emulator.base_url, emulator.access_token) as c:
+        yield c
+
+
+@pytest.fixture
 def tls_issuer(tmp_path):
     """A loopback https OIDC issuer whose CA is at ``tls_issuer.ca_path``."""
     issuer = TlsIssuer(tmp_path / "tls")

@@ -17,24 +17,6 @@ ISSUER_TYPE = "dynamic/oidc:OidcIssuer"
 POLICY_TYPE = "dynamic/oidc:OidcIssuerPolicy"
 
 
-@pytest.fixture
-def org():
-    return "org-" + secrets.token_hex(4)
-
-
-@pytest.fixture
-def host(emulator):
-    config = {"oidc:apiUrl": emulator.base_url, "oidc:accessToken": rpc.wrap_rpc_secret(emulator.access_token)}
-    with DynamicProviderHost(config) as h:
-        yield h
-
-
-@pytest.fixture
-def cloud(emulator):
-    with PulumiCloudClient(emulator.base_url, emulator.access_token) as c:
-        yield c
-
-
 def mint(emulator, **claims) -> str:
     r = requests.post(f"{emulator.base_url}/test-issuer/token", json=claims, timeout=10)
     r.raise_for_status()

@@ -9,12 +9,11 @@ and what the stack's state says is what the service holds.
 
 from __future__ import annotations
 
-import secrets
 
 import pytest
 
 from harness.dynamic_host import DynamicProviderHost, EngineError, Resource, changes, rpc
-from pulumi_oidc_trust.provider.client import PulumiCloudClient, PulumiCloudError
+from pulumi_oidc_trust.provider.client import PulumiCloudError
 from pulumi_oidc_trust.provider.issuer import OidcIssuerProvider
 from pulumi_oidc_trust.provider.issuer_policy import OidcIssuerPolicyProvider
 from pulumi_oidc_trust.provider.policy import closed_policies
@@ -22,24 +21,6 @@ from pulumi_oidc_trust.provider.policy import closed_policies
 ISSUER_TYPE = "dynamic/oidc:OidcIssuer"
 POLICY_TYPE = "dynamic/oidc:OidcIssuerPolicy"
 DEPLOYER = "system:serviceaccount:pulumi:deployer"
-
-
-@pytest.fixture
-def org():
-    return "org-" + secrets.token_hex(4)
-
-
-@pytest.fixture
-def host(emulator):
-    config = {"oidc:apiUrl": emulator.base_url, "oidc:accessToken": rpc.wrap_rpc_secret(emulator.access_token)}
-    with DynamicProviderHost(config) as h:
-        yield h
-
-
-@pytest.fixture
-def cloud(emulator):
-    with PulumiCloudClient(emulator.base_url, emulator.access_token) as c:
-        yield c
 
 
 @pytest.fixture

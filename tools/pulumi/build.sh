@@ -74,9 +74,6 @@ done
 got="$("$bin/pulumi" version)"
 [ "$got" = "$PULUMI_VERSION" ] || die "the built CLI says version '$got', expected $PULUMI_VERSION"
 touch "$cache/complete"
-# Older builds of this version (another go.sum or host) are dead weight of ~130 MB each.
-for old in "${cache%-*}"-*; do
-    [ "$old" = "$cache" ] || rm -rf "$old"
-done
-say "built in $((SECONDS - start)) s; $(du -sh "$bin" | cut -f1) of binaries"
+# Older builds stay (another checkout may still link one); each is ~130 MB.
+say "built in $((SECONDS - start)) s; $(du -sh "$bin" | cut -f1) of binaries (remove ${cache%/*} to reclaim old builds)"
 finish "$bin"

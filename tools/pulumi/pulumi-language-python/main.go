@@ -155,6 +155,15 @@ func pythonOptions(info *pulumirpc.ProgramInfo) (toolchain.PythonOptions, error)
 	return opts, nil
 }
 
+// resolveToolchain is the SDK's toolchain (pip, poetry or uv) for the program's runtime options.
+func resolveToolchain(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) {
+	opts, err := pythonOptions(info)
+	if err != nil {
+		return nil, err
+	}
+	return toolchain.ResolveToolchain(opts)
+}
+
 // The packages of the virtualenv that the engine may need plugins for. Like Pulumi's own host, it
 // looks for pulumi-plugin.json in the package named after each distribution (so editable installs
 // count), and takes a distribution named pulumi-* without one for a resource plugin.
@@ -236,11 +245,7 @@ func pep440ToSemver(v string) string {
 func (h *languageHost) GetRequiredPackages(
 	ctx context.Context, req *pulumirpc.GetRequiredPackagesRequest,
 ) (*pulumirpc.GetRequiredPackagesResponse, error) {
-	opts, err := pythonOptions(req.GetInfo())
-	if err != nil {
-		return nil, err
-	}
-	tc, err := toolchain.ResolveToolchain(opts)
+	tc, err := resolveToolchain(req.GetInfo())
 	if err != nil {
 		return nil, err
 	}
@@ -299,11 +304,7 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	if req.GetAttachDebugger() {
 		return &pulumirpc.RunResponse{Error: "debugging is not supported by this language host"}, nil
 	}
-	opts, err := pythonOptions(req.GetInfo())
-	if err != nil {
-		return nil, err
-	}
-	tc, err := toolchain.ResolveToolchain(opts)
+	tc, err := resolveToolchain(req.GetInfo())
 	if err != nil {
 		return nil, err
 	}
@@ -365,11 +366,7 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 func (h *languageHost) InstallDependencies(
 	req *pulumirpc.InstallDependenciesRequest, server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse],
 ) error {
-	opts, err := pythonOptions(req.GetInfo())
-	if err != nil {
-		return err
-	}
-	tc, err := toolchain.ResolveToolchain(opts)
+	tc, err := resolveToolchain(req.GetInfo())
 	if err != nil {
 		return err
 	}
