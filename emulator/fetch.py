@@ -21,6 +21,9 @@ from pulumi_oidc_trust.provider.urls import issuer_url_problem as _issuer_url_pr
 
 TIMEOUT_SECONDS = 5.0
 MAX_DOCUMENT_BYTES = 1 << 20
+# A key set may be served as application/jwk-set+json (RFC 7517 section 8.5): kube-apiserver serves
+# /openid/v1/jwks only as that and answers 406 to a plain "application/json".
+ACCEPT = "application/json, application/jwk-set+json"
 
 
 class FetchError(Exception):
@@ -80,7 +83,7 @@ class Fetcher:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         connection = self._connect(parts)
         try:
-            connection.request("GET", path, headers={"Accept": "application/json", "User-Agent": "pulumi-emulator"})
+            connection.request("GET", path, headers={"Accept": ACCEPT, "User-Agent": "pulumi-emulator"})
             if pinned is not None and parts.scheme == "https":
                 self._check_pin(connection, pinned, parts.hostname)
             response = connection.getresponse()
