@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo bench venv clean pulumi lock
+.PHONY: test demo bench venv clean pulumi lock k8s
 
 venv: $(STAMP)
 
@@ -33,10 +33,16 @@ lock:
 pulumi:
 	bash tools/pulumi/build.sh
 
-# The real-CLI tests use .tools/bin; `make pulumi` runs first when Go is here (never inside pytest).
+# A real kube-apiserver and etcd (tools/k8s/build.sh): built from Go modules into a per-user cache
+# and linked at .tools/bin; seconds when cached. Needs Go.
+k8s:
+	bash tools/k8s/build.sh
+
+# The real-CLI and real-cluster tests use .tools/bin; `make pulumi` and `make k8s` run first when
+# Go is here (never inside pytest).
 test: $(STAMP)
-	@if command -v go >/dev/null 2>&1; then $(MAKE) --no-print-directory pulumi; \
-	else echo "make test: no Go here, so the Pulumi CLI is not built (real-CLI tests use a pulumi on PATH or skip)"; fi
+	@if command -v go >/dev/null 2>&1; then $(MAKE) --no-print-directory pulumi && $(MAKE) --no-print-directory k8s; \
+	else echo "make test: no Go here, so neither the Pulumi CLI nor kube-apiserver/etcd is built (real-CLI tests use a pulumi on PATH or skip; real-cluster tests use binaries on PATH or skip)"; fi
 	$(PY) -m pytest -q -n 2
 
 # The main job runs through the real Pulumi CLI where one can be had (`make pulumi` where Go is).

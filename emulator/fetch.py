@@ -27,6 +27,9 @@ TIMEOUT_SECONDS = 5.0
 DEADLINE_SECONDS = 10.0
 """The most one key fetch (discovery document + JWKS) may take, connecting and reading included."""
 MAX_DOCUMENT_BYTES = 1 << 20
+# A key set may be served as application/jwk-set+json (RFC 7517 section 8.5): kube-apiserver serves
+# /openid/v1/jwks only as that and answers 406 to a plain "application/json".
+ACCEPT = "application/json, application/jwk-set+json"
 
 
 class FetchError(Exception):
@@ -97,7 +100,7 @@ class Fetcher:
         watchdog.daemon = True
         watchdog.start()
         try:
-            connection.request("GET", path, headers={"Accept": "application/json", "User-Agent": "pulumi-emulator"})
+            connection.request("GET", path, headers={"Accept": ACCEPT, "User-Agent": "pulumi-emulator"})
             if pinned is not None and parts.scheme == "https":
                 self._check_pin(connection, pinned, parts.hostname)
             response = connection.getresponse()

@@ -367,3 +367,20 @@ def tls_emulator(access_token, test_issuer_key, tls_issuer):
     handle = InProcessEmulator(access_token, test_issuer_key=test_issuer_key, issuer_ca=str(tls_issuer.ca_path))
     yield handle
     handle.stop()
+
+
+# -- the real cluster's start-up time, in the summary (the workers report it on their test reports)
+
+_CLUSTER_STARTUPS: set[str] = set()
+
+
+def pytest_runtest_logreport(report):
+    for name, value in getattr(report, "user_properties", []):
+        if name == "k8s_startup_seconds":
+            _CLUSTER_STARTUPS.add(value)
+
+
+def pytest_terminal_summary(terminalreporter):
+    for value in sorted(_CLUSTER_STARTUPS):
+        version, seconds = value.split()
+        terminalreporter.write_line(f"real cluster: kube-apiserver {version} + etcd ready in {seconds} s")

@@ -1,6 +1,8 @@
-"""`make pulumi`'s inputs: one place for the versions, a pinned wrapper module, a clean script.
+"""`make pulumi`'s and `make k8s`'s inputs: one place for the versions, pinned wrapper modules,
+clean scripts.
 
-(The build itself runs in `make pulumi`, never inside pytest; the real-CLI tests use its result.)
+(The builds run in `make pulumi` / `make k8s`, never inside pytest; the real-CLI and real-cluster
+tests use their results.)
 """
 
 from __future__ import annotations
@@ -10,16 +12,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.dynamic_host import ROOT
 
 TOOLS = ROOT / "tools" / "pulumi"
+K8S = ROOT / "tools" / "k8s"
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"
 
 
-def _versions() -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in (TOOLS / "versions.env").read_text().splitlines()
+def _versions(folder: Path = TOOLS) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in (folder / "versions.env").read_text().splitlines()
              if line and not line.startswith("#"))
     return {key: value for key, value in pairs}
+
+
+def _go_line_fits_the_machine(go_mod: str) -> bool:
+    (go_line,) = re.findall(r"^go (\S+)$", go_mod, re.M)
+    return tuple(int(p) for p in go_line.split(".")) <= (1, 26, 8)
 
 
 def test_the_wrapper_module_pins_the_cli_release_that_versions_env_names():
@@ -33,12 +43,35 @@ def test_the_wrapper_module_pins_the_cli_release_that_versions_env_names():
     assert "tool github.com/pulumi/pulumi/pkg/v3/cmd/pulumi" in go_mod
     assert (TOOLS / "go.sum").read_text().count("github.com/pulumi/pulumi/pkg/v3 " + versions["PULUMI_VERSION"]) == 2
     # The go line must not ask for a newer toolchain than the machine's (GOTOOLCHAIN=local).
-    (go_line,) = re.findall(r"^go (\S+)$", go_mod, re.M)
-    assert tuple(int(p) for p in go_line.split(".")) <= (1, 26, 8)
+    assert _go_line_fits_the_machine(go_mod)
 
 
-def test_the_build_script_is_shellcheck_clean():
-    out = subprocess.run([str(SHELLCHECK), "-x", str(TOOLS / "build.sh")], cwd=TOOLS, capture_output=True, text=True)
+def test_the_kubernetes_wrapper_maps_every_staging_module_to_the_release_versions_env_names():
+    versions = _versions(K8S)
+    assert versions["GOTOOLCHAIN"] == "local"
+    release, staging = versions["KUBERNETES_VERSION"], versions["KUBERNETES_STAGING_VERSION"]
+    assert re.fullmatch(r"v1\.\d+\.\d+", release) and staging == "v0." + release.removeprefix("v1.")
+    go_mod = (K8S / "kube-apiserver" / "go.mod").read_text()
+    assert re.findall(r"^\s*k8s\.io/kubernetes (\S+)", go_mod, re.M) == [release]
+    assert "tool k8s.io/kubernetes/cmd/kube-apiserver" in go_mod
+    replaces = re.findall(r"^\s*(k8s\.io/[\w.-]+) => (k8s\.io/[\w.-]+) (\S+)$", go_mod, re.M)
+    assert len(replaces) >= 33  # 1.36: 31 older staging modules + cri-streaming + streaming
+    assert all(source == target and version == staging for source, target, version in replaces), replaces
+    assert {"k8s.io/api", "k8s.io/apiserver", "k8s.io/client-go", "k8s.io/streaming"} <= {r[0] for r in replaces}
+    assert _go_line_fits_the_machine(go_mod)
+
+    etcd_mod = (K8S / "etcd" / "go.mod").read_text()
+    assert re.findall(r"^\s*go\.etcd\.io/etcd/server/v3 (\S+)", etcd_mod, re.M) == [versions["ETCD_VERSION"]]
+    assert "tool go.etcd.io/etcd/server/v3" in etcd_mod and "replace" not in etcd_mod
+    assert _go_line_fits_the_machine(etcd_mod)
+    for folder, module, version in (("kube-apiserver", "k8s.io/kubernetes", release),
+                                    ("etcd", "go.etcd.io/etcd/server/v3", versions["ETCD_VERSION"])):  # fmt: skip
+        assert (K8S / folder / "go.sum").read_text().count(f"{module} {version}") == 2, folder
+
+
+@pytest.mark.parametrize("folder", [TOOLS, K8S], ids=["pulumi", "k8s"])
+def test_the_build_script_is_shellcheck_clean(folder):
+    out = subprocess.run([str(SHELLCHECK), "-x", str(folder / "build.sh")], cwd=folder, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout
 
 
@@ -47,5 +80,8 @@ def test_nothing_built_is_committed_and_the_link_folder_is_ignored():
     assert sorted(tracked) == sorted([
         "tools/pulumi/build.sh", "tools/pulumi/go.mod", "tools/pulumi/go.sum", "tools/pulumi/versions.env",
         "tools/pulumi/pulumi-language-python/main.go",
+        "tools/k8s/build.sh", "tools/k8s/versions.env",
+        "tools/k8s/kube-apiserver/go.mod", "tools/k8s/kube-apiserver/go.sum",
+        "tools/k8s/etcd/go.mod", "tools/k8s/etcd/go.sum",
     ])
     assert ".tools/" in (ROOT / ".gitignore").read_text().splitlines()

@@ -16,9 +16,13 @@ die() { say "FAILED: $*"; exit 1; }
 
 link_dir="$repo/.tools/bin"
 finish() {
-    mkdir -p "$repo/.tools"
-    rm -rf "$link_dir"
-    ln -s "$1" "$link_dir"
+    # .tools/bin holds one link per tool (`make k8s` links kube-apiserver and etcd there too).
+    [ -L "$link_dir" ] && rm -f "$link_dir"
+    mkdir -p "$link_dir"
+    rm -f "$link_dir"/pulumi*
+    for tool in "$1"/*; do
+        ln -sfn "$tool" "$link_dir/${tool##*/}"
+    done
     say "ready: $("$link_dir/pulumi" version) in $1"
     say "to use it yourself: export PATH=\"$link_dir:\$PATH\""
 }
