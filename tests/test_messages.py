@@ -241,3 +241,14 @@ def test_private_cluster_warning_tells_each_place_how_to_upload_the_keys():
     assert "`pulumi config set issuerJwks \"$(kubectl get --raw /openid/v1/jwks)\"`" in finding.fix_text("config")
     assert finding.fix_text("python").startswith("upload the issuer's public keys: jwks=")
     assert "--jwks FILE" in finding.fix_text("cli", "lint")
+
+
+def test_the_readme_documents_the_new_keys_and_arguments():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("### Stack configuration", 1)[1].split("\n## ", 1)[0]
+    assert "| issuerThumbprints |" in table and "| issuerJwks |" in table
+    bundle = readme.split("## Trust bundles and presets: `OidcTrust`", 1)[1].split("\n## ", 1)[0]
+    assert "jwks=" in bundle and "thumbprints=" in bundle
+    assert 'OidcIssuerPolicy("github-policy", issuer=github' in readme
