@@ -252,3 +252,23 @@ def test_the_readme_documents_the_new_keys_and_arguments():
     bundle = readme.split("## Trust bundles and presets: `OidcTrust`", 1)[1].split("\n## ", 1)[0]
     assert "jwks=" in bundle and "thumbprints=" in bundle
     assert 'OidcIssuerPolicy("github-policy", issuer=github' in readme
+
+
+# --------------------------------------------------------------------------------------------
+# Item 4: the exchange names the token and what is wrong with it
+
+
+@pytest.mark.parametrize("how", ["missing file", "path without file://"])
+def test_exchange_with_an_unreadable_token_names_the_token(capsys, tmp_path, how):
+    existing = tmp_path / "token.jwt"
+    existing.write_text("x")
+    value = f"file://{tmp_path / 'nope.jwt'}" if how == "missing file" else str(existing)
+    code = main(["exchange", "--oidc-token", value, "--api-url", "http://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "organization must be specified" not in err
+    assert "Failed to read OIDC token" in err
+    if how == "missing file":
+        assert "nope.jwt" in err and "No such file" in err
+    else:
+        assert f"write 'file://{existing}'" in err
