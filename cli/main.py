@@ -25,6 +25,7 @@ import yaml
 from pulumi_oidc_trust.provider import wire
 from pulumi_oidc_trust.provider.duration import parse_duration
 from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, exchange
+from pulumi_oidc_trust.provider.phrasing import ArgumentError
 from pulumi_oidc_trust.provider.lint import RULES, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies
 from pulumi_oidc_trust.provider.policy import (
     SERVICE_DEFAULT_MEANING, TOKEN_TYPES, Document, PolicyError, oversized_claim,
@@ -205,8 +206,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
             {
                 "errors": sum(f.severity == "error" for f in active),
                 "warnings": sum(f.severity == "warning" for f in active),
-                "findings": [f.to_json() for f in active],
-                "waived": [f.to_json() for f in waived],
+                "findings": [f.to_json("cli", "lint") for f in active],
+                "waived": [f.to_json("cli", "lint") for f in waived],
                 "skipped": skipped,
                 **({"document": {"service_default": True, "meaning": SERVICE_DEFAULT_MEANING}}
                    if document is not None and document.service_default else {}),
@@ -241,7 +242,7 @@ def _lint_text(active: Sequence[Finding], waived: Sequence[Finding], skipped: Se
     lines = []
     for f in active:
         lines.append(f"{f.id} {f.severity:<7} {f.message}")
-        lines.append(f"    fix: {f.fix}")
+        lines.append(f"    fix: {f.fix_text('cli', 'lint')}")
     for f in waived:
         where = f"policy {f.policy}" if f.policy is not None else "issuer"
         lines.append(f"{f.id} waived  ({where}): {f.waiver}")
@@ -357,6 +358,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         kwargs["service_account_annotations"] = _pairs(args.service_account_annotation, "--service-account-annotation")
     try:
         manifests = render_manifests(args.name, **kwargs)
+    except ArgumentError as e:
+        raise InputError(e.message("cli", "render"))  # in flags, not keyword arguments
     except ValueError as e:
         raise InputError(str(e))
     from pulumi_oidc_trust.provider.lint.security_rules import mutable_image_findings

@@ -36,6 +36,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, NoReturn
 
+from pulumi_oidc_trust.provider.phrasing import ArgumentError, Fix, Ref
 from pulumi_oidc_trust.provider.policy import TOKEN_TYPES, WILDCARDS, Policy
 from pulumi_oidc_trust.provider.urls import issuer_url_problem
 from pulumi_oidc_trust.provider.wire import audience_for
@@ -63,15 +64,12 @@ __all__ = [
 ]
 
 
-class PresetError(ValueError):
-    """A preset argument is unusable. ``argument`` names it; the message says how to fix it."""
-
-    def __init__(self, argument: str, problem: str, fix: str):
-        self.argument, self.problem, self.fix = argument, problem, fix
-        super().__init__(f"{argument}: {problem}; {fix}")
+class PresetError(ArgumentError):
+    """A preset argument is unusable. ``argument`` names it; the message says how to fix it
+    (``message("config", "github_actions")`` in the words of the stack's configuration)."""
 
 
-def _fail(argument: str, problem: str, fix: str) -> NoReturn:
+def _fail(argument: str, problem: str, fix: str | Fix) -> NoReturn:
     raise PresetError(argument, problem, fix)
 
 
@@ -112,8 +110,8 @@ class Grant:
             if (self.role_id is None) == (not self.admin):
                 _fail(
                     "Grant.organization",
-                    "needs exactly one of role_id and admin=True (there is no default organization permission)",
-                    "pass role_id='<custom role id>' (least privilege) or admin=True",
+                    "needs exactly one of a custom role id and admin (there is no default organization permission)",
+                    Fix("use {role} (least privilege) or {admin}", role=Ref("role_id", "<custom role id>"), admin=Ref("admin", True)),
                 )
             if self.role_id is not None:
                 _check_name("role_id", self.role_id, "a custom role id")
@@ -492,7 +490,10 @@ def login_job(runner: RunnerSpec, *, grant: Grant | None = None) -> list[Policy]
             "grant",
             f"the runner {runner.resource_name!r} logs in for an organization token (no team or user), "
             "and the permission of that token must be chosen explicitly",
-            "pass Grant.organization(role_id='ROLE') or Grant.organization(admin=True), or give the runner team= or user=",
+            Fix(
+                "choose it: {role} or {admin} (grant=Grant.organization(...) in Python), or give the runner {team} or {user}",
+                role=Ref("role_id", "ROLE"), admin=Ref("admin", True), team=Ref("team", "TEAM"), user=Ref("user", "LOGIN"),
+            ),
         )
     if derived is not None and grant is not None and grant != derived:
         _fail(

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import yaml
 
 from pulumi_oidc_trust.provider.duration import parse_duration as _parse_duration
+from pulumi_oidc_trust.provider.phrasing import ArgumentError, Fix, Ref
 from pulumi_oidc_trust.provider.urls import api_url_problem
 from pulumi_oidc_trust.provider.wire import MAX_EXPIRATION, audience_for
 
@@ -85,8 +86,8 @@ _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
 # Small validators. Each raises ValueError("<argument>: <what is wrong>; <how to fix it>").
 
 
-def _fail(argument: str, problem: str, fix: str) -> NoReturn:
-    raise ValueError(f"{argument}: {problem}; {fix}")
+def _fail(argument: str, problem: str, fix: str | Fix) -> NoReturn:
+    raise ArgumentError(argument, problem, fix)
 
 
 def _check_int(argument: str, value: Any, *, minimum: int, allow_none: bool = False) -> None:
@@ -445,8 +446,11 @@ def _eks_audience(
             "token",
             f"'eks' needs the {EKS_ROLE_ARN_ANNOTATION!r} annotation on the service account "
             "(the EKS webhook mounts a token only for such service accounts)",
-            f"pass service_account_annotations={{{EKS_ROLE_ARN_ANNOTATION!r}: "
-            "'arn:aws:iam::<account>:role/<role>'}, or use token='projected' (recommended)",
+            Fix(
+                "annotate it: {arn}, or use {projected} (recommended)",
+                arn=Ref("service_account_annotations", {EKS_ROLE_ARN_ANNOTATION: "arn:aws:iam::<account>:role/<role>"}),
+                projected=Ref("token", "projected"),
+            ),
         )
     if not _ROLE_ARN.match(role_arn):
         _fail(

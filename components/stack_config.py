@@ -17,7 +17,9 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pulumi_oidc_trust.provider.policy import Policy, parse_policies
+from pulumi_oidc_trust.provider import phrasing
+from pulumi_oidc_trust.provider.phrasing import ArgumentError
+from pulumi_oidc_trust.provider.policy import Policy, PolicyError, parse_policies
 
 from . import presets
 from .presets import GITHUB_ISSUER_URL, GITLAB_ISSUER_URL, Grant
@@ -65,8 +67,10 @@ CONFIG_TYPES: dict[str, str] = {
     "runnerToken": "string",
     "runnerRoleArn": "string",
     # Structured values: stack config objects, not declared in Pulumi.yaml (no 'object' type there).
+    "issuerThumbprints": "array",
     "policies": "object",
     "lintWaivers": "object",
+    "issuerJwks": "object",
 }
 """Every key the stack reads, and the type it is read as (declared in Pulumi.yaml, except objects)."""
 
@@ -93,6 +97,9 @@ class StackArguments:
     adopt: bool
     runner: OidcLoginJobArgs | None
     runner_grant: Grant | None
+    jwks: dict[str, Any] | None = None
+    thumbprints: list[str] | None = None
+    fix_phrasing: str = "config"
 
     def trust_kwargs(self) -> dict[str, Any]:
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
@@ -140,7 +147,33 @@ def stack_arguments(values: Mapping[str, Any], *, default_name: str) -> StackArg
         adopt=bool(v.get("adoptIssuer")),
         runner=runner,
         runner_grant=runner_grant,
+        jwks=_jwks(v),
+        thumbprints=_thumbprints(v),
     )
+
+
+def _jwks(v: _Values) -> dict[str, Any] | None:
+    raw = v.get("issuerJwks")
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("keys"), list):
+        raise StackConfigError(
+            "issuerJwks", "must be a JSON Web Key Set, an object with a 'keys' list",
+            "`pulumi config set issuerJwks \"$(kubectl get --raw /openid/v1/jwks)\"`",
+        )  # fmt: skip
+    return dict(raw)
+
+
+def _thumbprints(v: _Values) -> list[str] | None:
+    raw = v.get("issuerThumbprints")
+    if raw is None:
+        return None
+    if isinstance(raw, str) or not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
+        raise StackConfigError(
+            "issuerThumbprints", "must be a list of SHA-256 fingerprints (strings)",
+            "`pulumi config set --path 'issuerThumbprints[0]' <64 hex characters>`",
+        )  # fmt: skip
+    return list(raw) or None
 
 
 class _Values:
@@ -160,19 +193,24 @@ class _Values:
         return value
 
 
-def _translate(call: Callable[[], Any], keys: Mapping[str, str]) -> Any:
-    """Run a preset or runner check, renaming the Python argument in its error to the config key.
-
-    Those functions raise ``ValueError("<argument>: <problem>; <fix>")``.
-    """
+def _translate(call: Callable[[], Any], context: str) -> Any:
+    """Run a preset or runner check; its error is reported by config key, with the fix in
+    ``pulumi config set`` words (``provider.phrasing`` decides both, for ``context``)."""
     try:
         return call()
     except StackConfigError:
         raise
+    except ArgumentError as e:
+        key = phrasing.name("config", context, e.argument)
+        if key == e.argument and key not in CONFIG_TYPES:
+            raise
+        problem = e.problem
+        raise StackConfigError(key, problem, phrasing.render(e.fix, "config", context)) from None
     except ValueError as e:
+        # Validators not yet speaking ArgumentError: "<argument>: <problem>; <fix>".
         argument, _, rest = str(e).partition(": ")
-        key = keys.get(getattr(e, "argument", argument))
-        if key is None:
+        key = phrasing.name("config", context, argument)
+        if key == argument and key not in CONFIG_TYPES:
             raise
         problem, _, fix = rest.partition("; ")
         raise StackConfigError(key, problem, fix or None) from None
@@ -185,13 +223,12 @@ def _translate(call: Callable[[], Any], keys: Mapping[str, str]) -> Any:
 def _grant(v: _Values, why: str) -> Grant:
     kind = v.required("grantType", f"{why} needs the token it grants: organization, team or personal")
     if kind == "team":
-        return _translate(lambda: Grant.team(v.required("grantTeam", "grantType is team")), {"team": "grantTeam"})
+        return _translate(lambda: Grant.team(v.required("grantTeam", "grantType is team")), "grant")
     if kind == "personal":
-        return _translate(lambda: Grant.personal(v.required("grantUser", "grantType is personal")), {"login": "grantUser"})
+        return _translate(lambda: Grant.personal(v.required("grantUser", "grantType is personal")), "grant")
     if kind == "organization":
         return _translate(
-            lambda: Grant.organization(role_id=v.get("grantRoleId"), admin=bool(v.get("grantAdmin"))),
-            {"Grant.organization": "grantRoleId", "role_id": "grantRoleId", "admin": "grantAdmin"},
+            lambda: Grant.organization(role_id=v.get("grantRoleId"), admin=bool(v.get("grantAdmin"))), "grant"
         )
     raise StackConfigError("grantType", f"{kind!r} is not organization, team or personal")
 
@@ -213,12 +250,8 @@ def _preset(preset: str, organization: str, v: _Values) -> tuple[str, list[Polic
                 immutable_subject=bool(v.get("githubImmutableSubject")),
                 grant=grant,
             ),
-            {
-                "organization": "organization", "owner": "githubOwner", "repo": "githubRepo",
-                "repository_owner_id": "githubOwnerId", "repository_id": "githubRepoId", "ref": "githubRef",
-                "environment": "githubEnvironment", "immutable_subject": "githubImmutableSubject",
-            },
-        )  # fmt: skip
+            "github_actions",
+        )
         return url or GITHUB_ISSUER_URL, policies
     if preset == "gitlab":
         url = url or GITLAB_ISSUER_URL
@@ -234,12 +267,8 @@ def _preset(preset: str, organization: str, v: _Values) -> tuple[str, list[Polic
                 grant=grant,
                 url=url,
             ),
-            {
-                "organization": "organization", "project_path": "gitlabProjectPath",
-                "namespace_id": "gitlabNamespaceId", "project_id": "gitlabProjectId", "ref": "gitlabRef",
-                "ref_type": "gitlabRefType", "url": "issuerUrl",
-            },
-        )  # fmt: skip
+            "gitlab",
+        )
         return url, policies
     if preset == "kubernetes":
         url = v.required("issuerUrl", "the cluster's OIDC issuer, e.g. from `aws eks describe-cluster`")
@@ -251,17 +280,16 @@ def _preset(preset: str, organization: str, v: _Values) -> tuple[str, list[Polic
             lambda: presets.kubernetes(
                 v.required("k8sNamespace"), v.required("k8sServiceAccount"), organization=organization, grant=grant
             ),
-            {"organization": "organization", "namespace": "k8sNamespace", "service_account": "k8sServiceAccount"},
+            "kubernetes",
         )
         return url, policies
     if preset == "circleci":
         org_id = v.required("circleciOrgId")
         grant = _grant(v, "preset circleci")
-        keys = {"organization": "organization", "org_id": "circleciOrgId", "project_id": "circleciProjectId"}
-        default_url = _translate(lambda: presets.circleci_issuer_url(org_id), keys)
+        default_url = _translate(lambda: presets.circleci_issuer_url(org_id), "circleci")
         policies = _translate(
             lambda: presets.circleci(org_id, v.required("circleciProjectId"), organization=organization, grant=grant),
-            keys,
+            "circleci",
         )
         return url or default_url, policies
     return v.required("issuerUrl", "preset none: the issuer to trust"), []
@@ -273,10 +301,13 @@ def _explicit_policies(v: _Values) -> list[Policy]:
         return []
     try:
         return parse_policies(raw, where="policies")
-    except ValueError as e:
-        problem = str(e).removeprefix("policies: ")
+    except PolicyError as e:
+        # Name the property that is wrong (policies[1].rules.sub), not a fixed example.
+        (first, problem), *more = e.problems
+        others = f" (and {len(more)} more: {', '.join(p for p, _ in more)})" if more else ""
         raise StackConfigError(
-            "policies", problem, "fix it in the stack file, or with `pulumi config set --path 'policies[0].decision' allow`"
+            "policies", f"{first} {problem}{others}",
+            f"fix it in Pulumi.<stack>.yaml, or with {phrasing.path_setting('config', '*', first, 'VALUE')}",
         ) from None
 
 
@@ -287,7 +318,7 @@ def _waivers(v: _Values) -> dict[str, str] | None:
     if not isinstance(raw, Mapping) or not all(isinstance(r, str) for r in raw.values()):
         raise StackConfigError(
             "lintWaivers", "must map a rule id to the reason it is accepted",
-            "`pulumi config set --path 'lintWaivers.OIDC012' 'repository name has a dot; ids pinned'`",
+            "set each with " + phrasing.setting("config", "*", "lint_waivers", {"OIDC012": "repository name has a dot; ids pinned"}),
         )  # fmt: skip
     return dict(raw)
 
@@ -295,12 +326,6 @@ def _waivers(v: _Values) -> dict[str, str] | None:
 # ---------------------------------------------------------------------------------------------
 # The Kubernetes runner
 
-_RUNNER_KEYS = {
-    "resource_name": "runnerName", "namespace": "runnerNamespace", "commands": "runnerCommands",
-    "team": "runnerTeam", "user": "runnerUser", "expiration": "runnerExpiration", "image": "runnerImage",
-    "token": "runnerToken", "service_account_annotations": "runnerRoleArn", "organization": "organization",
-    "runner_grant": "grantType",
-}  # fmt: skip
 
 
 def _runner(preset: str, v: _Values) -> tuple[OidcLoginJobArgs | None, Grant | None]:
@@ -336,5 +361,5 @@ def _runner(preset: str, v: _Values) -> tuple[OidcLoginJobArgs | None, Grant | N
             "set runnerTeam or runnerUser, or grantType organization",
         )
     # Validate now, so a bad runner setting is reported by its key before anything is registered.
-    _translate(lambda: presets.login_job(args.spec(v.required("organization")), grant=grant), _RUNNER_KEYS)
+    _translate(lambda: presets.login_job(args.spec(v.required("organization")), grant=grant), "runner")
     return args, grant

@@ -60,6 +60,11 @@ class OidcTrust(pulumi.ComponentResource):
         name: the issuer's display name in Pulumi Cloud (default: ``resource_name``).
         max_expiration_seconds: the longest Pulumi token this issuer may mint (None: the
             service default, 25 h; 3600 suits CI).
+        jwks: the issuer's public keys (``{"keys": [...]}``, e.g. ``json.loads`` of ``kubectl
+            get --raw /openid/v1/jwks``), uploaded so Pulumi Cloud can verify tokens of an issuer
+            it cannot reach (a private cluster: OIDC025).
+        thumbprints: SHA-256 fingerprints of the issuer's TLS certificate, for an issuer whose
+            certificate is not publicly trusted (OIDC021 reminds you to rotate them).
         runner: ``OidcLoginJobArgs(...)``: also run an ``OidcLoginJob`` admitted by this trust
             (see below).
         runner_grant: the token the runner gets when it logs in for an organization token
@@ -73,6 +78,8 @@ class OidcTrust(pulumi.ComponentResource):
             and the policy document it holds, instead of failing. Without it, a document this
             trust did not write (another stack's, a person's, or this trust's under its old name
             after a rename without ``aliases``) is never overwritten.
+        fix_phrasing: "python" (default) or "config": how preview words fixes (keyword
+            arguments, or this project's ``pulumi config set`` keys; the stack passes "config").
         opts: the component's ResourceOptions.
 
     Gets: ``issuer`` (the ``OidcIssuer``), ``policy`` (the ``OidcIssuerPolicy``), ``runner``
@@ -112,6 +119,9 @@ class OidcTrust(pulumi.ComponentResource):
         runner_grant: Grant | None = None,
         lint_waivers: Mapping[str, str] | None = None,
         adopt: bool = False,
+        jwks: pulumi.Input[Mapping[str, Any]] | None = None,
+        thumbprints: pulumi.Input[Sequence[str]] | None = None,
+        fix_phrasing: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         _check_plain_arguments(organization, issuer_url, lint_waivers)
@@ -131,17 +141,21 @@ class OidcTrust(pulumi.ComponentResource):
             url=issuer_url,
             name=name or resource_name,
             max_expiration_seconds=max_expiration_seconds,
+            jwks=jwks,
+            thumbprints=thumbprints,
             adopt=adopt,
+            fix_phrasing=fix_phrasing,
             opts=child,
         )
         self.policy = OidcIssuerPolicy(
             f"{resource_name}-policy",
             organization=organization,
-            issuer_id=self.issuer.issuer_id,
+            issuer=self.issuer,
             policies=all_policies,
             issuer_url=issuer_url,
             lint_waivers=lint_waivers,
             adopt=adopt,
+            fix_phrasing=fix_phrasing,
             opts=child,
         )
         self.runner = None

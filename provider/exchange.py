@@ -98,6 +98,13 @@ def prepare_exchange(
         raise ExchangeInputError("oidc token must be specified for token exchange")
     organization, team, user = _defaults_from_token(oidc_token, organization or None, team or None, user or None)
     if not organization or not organization.strip():
+        # The organization defaults to the token's aud: an unreadable token is the real fault.
+        try:
+            read_token_argument(oidc_token)
+        except TokenError as e:
+            raise ExchangeInputError(
+                f"Failed to read OIDC token: {e} (the organization is read from the token's aud, or give it)"
+            ) from None
         raise ExchangeInputError("organization must be specified for token exchange")
     if team and user:
         raise ExchangeInputError("only one of team or user may be specified for token exchange")

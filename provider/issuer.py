@@ -17,7 +17,7 @@ from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split
 from .client import PulumiCloudClient, PulumiCloudError
 from .urls import issuer_url_problem, path_segment_problem
 
-INPUT_KEYS = ("organization", "url", "name", "max_expiration_seconds", "thumbprints", "jwks", "adopt")
+INPUT_KEYS = ("organization", "url", "name", "max_expiration_seconds", "thumbprints", "jwks", "adopt", "fix_phrasing")
 REPLACE_KEYS = ("organization", "url")
 OUTPUT_KEYS = ("issuer_id", "issuer", "created", "modified")
 THUMBPRINT = re.compile(r"^[0-9a-f]{64}$")
@@ -28,6 +28,17 @@ MAX_JWKS_KEYS = 20
 
 # ---------------------------------------------------------------------------------------------
 # Pure logic: validation, wire mapping, diff
+
+
+FIX_PHRASINGS = ("python", "config")
+"""How a resource's check failures and warnings phrase fixes: Python arguments, or this
+project's stack config keys (``OidcTrust`` built from stack config passes "config")."""
+
+
+def fix_phrasing_problems(value: Any) -> list[tuple[str, str]]:
+    if value is None or is_unknown(value) or value in FIX_PHRASINGS:
+        return []
+    return [("fix_phrasing", f"{value!r} is not one of {', '.join(FIX_PHRASINGS)}; leave it out for Python phrasing")]
 
 
 def url_problems(url: Any, prop: str = "url") -> list[tuple[str, str]]:
@@ -91,8 +102,12 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
         problems += jwks_problems(props["jwks"])
     if known("adopt") and not isinstance(props["adopt"], bool):
         problems.append(("adopt", "must be True or False"))
+    problems += fix_phrasing_problems(props.get("fix_phrasing"))
     if not problems and not is_unknown(props.get("url")):
-        problems += [(LINT_PROPERTY.get(f.id, "url"), str(f)) for f in issuer_lint(inputs) if f.severity == "error"]
+        where = props.get("fix_phrasing") or "python"
+        problems += [
+            (LINT_PROPERTY.get(f.id, "url"), f.text(where)) for f in issuer_lint(inputs) if f.severity == "error"
+        ]
     return inputs, problems
 
 
@@ -177,8 +192,8 @@ def diff_props(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[list[s
     changed = []
     for key in INPUT_KEYS:
         new, old = news.get(key), olds.get(key)
-        if key == "adopt":
-            continue  # only matters at create
+        if key in ("adopt", "fix_phrasing"):
+            continue  # adopt only matters at create; fix_phrasing only words messages
         if is_unknown(new):
             changed.append(key)
         elif key in ("max_expiration_seconds", "thumbprints", "jwks") and new is None:
@@ -293,6 +308,7 @@ class OidcIssuer(Resource, module="oidc", name="OidcIssuer"):
         thumbprints: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
         jwks: pulumi.Input[Mapping[str, Any]] | None = None,
         adopt: bool = False,
+        fix_phrasing: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         read_only = opts is not None and opts.id is not None
@@ -306,9 +322,12 @@ class OidcIssuer(Resource, module="oidc", name="OidcIssuer"):
             "thumbprints": thumbprints,
             "jwks": jwks,
             "adopt": adopt if not read_only else None,
+            "fix_phrasing": fix_phrasing,
             **{key: None for key in OUTPUT_KEYS},
         }
         super().__init__(OidcIssuerProvider(), resource_name, props, opts)
+        self._fix_phrasing = fix_phrasing or "python"
+        self._url_input = url  # lets OidcIssuerPolicy(issuer=self) lint with the URL at the first preview
         if not read_only:
             pulumi.Output.all(url, jwks, max_expiration_seconds, thumbprints).apply(lambda args: self._warn(*args))
 
@@ -318,7 +337,7 @@ class OidcIssuer(Resource, module="oidc", name="OidcIssuer"):
             return  # check reports these, with the property named
         for f in issuer_lint(props):
             if f.severity != "error":
-                pulumi.log.warn(str(f), resource=self)
+                pulumi.log.warn(f.text(self._fix_phrasing), resource=self)
 
     @staticmethod
     def get(resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> "OidcIssuer":

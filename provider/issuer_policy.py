@@ -27,10 +27,11 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from . import policy as model
 from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
 from .client import PulumiCloudError
-from .issuer import url_problems
+from .issuer import OidcIssuer, fix_phrasing_problems, url_problems
+from .phrasing import Fix, Ref
 from .urls import path_segment_problem
 
-INPUT_KEYS = ("organization", "issuer_id", "policies", "issuer_url", "lint_waivers", "adopt")
+INPUT_KEYS = ("organization", "issuer_id", "policies", "issuer_url", "lint_waivers", "adopt", "fix_phrasing")
 REPLACE_KEYS = ("organization", "issuer_id")
 OUTPUT_KEYS = ("policy_id", "version")
 
@@ -62,8 +63,10 @@ def lint_problems(
     issuer_url: str | None,
     organization: str | None,
     waivers: Mapping[str, str] | None,
+    where: str = "python",
 ) -> tuple[list[tuple[str, str]], list[Any]]:
-    """(check failures for unwaived lint errors and unusable waivers, warnings to show).
+    """(check failures for unwaived lint errors and unusable waivers, warnings to show); fixes
+    are phrased for ``where`` (``phrasing.WHERES``: Python arguments or stack config keys).
 
     Imported lazily: the linter is the largest module, needed only when there is a document."""
     from . import lint
@@ -74,8 +77,9 @@ def lint_problems(
         return [("lint_waivers", problem) for problem in e.problems], []
     failures = []
     for f in report.errors:
-        where = f"policies[{f.policy}]" if f.policy is not None else "policies"
-        failures.append((where, f"{f} (to accept the risk: lint_waivers={{'{f.id}': '<reason>'}})"))
+        at = f"policies[{f.policy}]" if f.policy is not None else "policies"
+        accept = Fix("to accept the risk: {waiver}", waiver=Ref("lint_waivers", {f.id: "<reason>"}))
+        failures.append((at, f"{f.text(where)} ({accept.render(where)})"))
     return failures, list(report.warnings)
 
 
@@ -100,6 +104,8 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
     adopt = props.get("adopt")
     if adopt is not None and not is_unknown(adopt) and not isinstance(adopt, bool):
         problems.append(("adopt", "must be True or False"))
+    problems += fix_phrasing_problems(props.get("fix_phrasing"))
+    where = props.get("fix_phrasing") if props.get("fix_phrasing") in ("python", "config") else "python"
     waivers = props.get("lint_waivers")
     waivers_usable = True
     if waivers is not None and not is_unknown(waivers):
@@ -130,6 +136,7 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
                     issuer_url=None if is_unknown(issuer_url) else issuer_url,
                     organization=None if is_unknown(org) else org,
                     waivers=waivers,
+                    where=where,
                 )
                 problems += failures
     return inputs, problems
@@ -190,9 +197,12 @@ def outputs(props: Mapping[str, Any], org: str, issuer_id: str, server: Mapping[
 
 def diff_props(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     """(changed keys, keys forcing a replacement). Policy order matters: it is the document.
-    ``adopt`` only matters at create, so changing it is no change."""
+    ``adopt`` only matters at create and ``fix_phrasing`` only words messages, so changing
+    either is no change."""
     changed = [
-        k for k in INPUT_KEYS if k != "adopt" and (is_unknown(news.get(k)) or news.get(k) != olds.get(k))
+        k
+        for k in INPUT_KEYS
+        if k not in ("adopt", "fix_phrasing") and (is_unknown(news.get(k)) or news.get(k) != olds.get(k))
     ]
     return changed, [k for k in changed if k in REPLACE_KEYS]
 
@@ -278,15 +288,43 @@ def _program_form(item: Any) -> Any:
     return item.to_python() if isinstance(item, model.Policy) else item
 
 
-def _warn_lint(args: list[Any], resource: pulumi.Resource) -> None:
+def skipped_rules_warning(issuer_url_known: bool, where: str = "python") -> str | None:
+    """The warning for a policy linted without its issuer URL: which rules did not run, and how
+    to let them run. None when the URL is known."""
+    if issuer_url_known:
+        return None
+    from .lint import RULES
+
+    skipped = [r.id for r in RULES.values() if r.needs == "issuer_url"]
+    how = (
+        "set issuerUrl"
+        if where == "config"
+        else "pass issuer=<OidcIssuer> (or issuer_url=issuer.url, known at preview when the URL is a plain string)"
+    )
+    return (
+        f"issuer-specific lint rules skipped ({', '.join(skipped)}): the issuer URL is not known "
+        f"(unset, or an output not known until the issuer exists), so e.g. a GitHub policy without "
+        f"repository_owner_id is not reported; {how}"
+    )
+
+
+def _warn_lint(args: list[Any], resource: pulumi.Resource, where: str) -> None:
     policies, issuer_url, org, waivers = args
     try:
         parsed = model.parse_policies(policies)
     except model.PolicyError:
         return  # check reports these, with the property named
-    _failures, warnings = lint_problems(parsed, issuer_url=issuer_url, organization=org, waivers=waivers)
+    if issuer_url is None:
+        _warn_skipped(False, resource, where)
+    _failures, warnings = lint_problems(parsed, issuer_url=issuer_url, organization=org, waivers=waivers, where=where)
     for f in warnings:
-        pulumi.log.warn(str(f), resource=resource)
+        pulumi.log.warn(f.text(where), resource=resource)
+
+
+def _warn_skipped(known: bool, resource: pulumi.Resource, where: str) -> None:
+    message = skipped_rules_warning(known, where)
+    if message:
+        pulumi.log.warn(message, resource=resource)
 
 
 class OidcIssuerPolicy(Resource, module="oidc", name="OidcIssuerPolicy"):
@@ -294,9 +332,14 @@ class OidcIssuerPolicy(Resource, module="oidc", name="OidcIssuerPolicy"):
 
     ``policies`` is a list of ``provider.policy.Policy`` objects or dicts (snake_case or the API's
     keys): ``decision``, ``token_type``, ``team_name``/``user_login``/``runner_id``, ``role_id``,
-    ``authorized_permissions``, ``rules`` (claim path -> pattern). ``issuer_url`` enables the
-    issuer-specific lint rules; ``lint_waivers`` maps a rule id to the reason it is accepted.
-    Lint errors fail ``pulumi preview``; warnings are logged.
+    ``authorized_permissions``, ``rules`` (claim path -> pattern).
+
+    Name the issuer with ``issuer=<OidcIssuer>`` (its id, organization and URL are taken from
+    it; the URL feeds the issuer-specific lint rules at the first preview), or with
+    ``issuer_id`` (+ ``organization``, and ``issuer_url`` for those rules). When the issuer URL
+    is unknown, preview warns which rules were skipped. ``lint_waivers`` maps a rule id to the
+    reason it is accepted. Lint errors fail ``pulumi preview``; warnings are logged.
+    ``fix_phrasing="config"`` words fixes as this project's stack config keys (the stack sets it).
 
     One document, one owner: creating refuses to overwrite policies this resource did not write
     (a rename or a move needs ``aliases``); ``adopt=True`` takes over whatever the issuer holds
@@ -316,14 +359,30 @@ class OidcIssuerPolicy(Resource, module="oidc", name="OidcIssuerPolicy"):
         self,
         resource_name: str,
         *,
-        organization: pulumi.Input[str],
-        issuer_id: pulumi.Input[str],
+        organization: pulumi.Input[str] | None = None,
+        issuer_id: pulumi.Input[str] | None = None,
         policies: pulumi.Input[Sequence[Any]],
+        issuer: OidcIssuer | None = None,
         issuer_url: pulumi.Input[str] | None = None,
         lint_waivers: Mapping[str, str] | None = None,
         adopt: bool = False,
+        fix_phrasing: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
+        if issuer is not None:
+            if not isinstance(issuer, OidcIssuer):
+                raise TypeError(f"issuer: {issuer!r} is not an OidcIssuer; pass issuer=<OidcIssuer>, or issuer_id=...")
+            if issuer_id is not None:
+                raise TypeError("issuer: given together with issuer_id; pass one of them (issuer= names the id)")
+            issuer_id = issuer.issuer_id
+            organization = organization if organization is not None else issuer.organization
+            if issuer_url is None:
+                plain = getattr(issuer, "_url_input", None)
+                issuer_url = plain if plain is not None else issuer.url
+        missing = [k for k, v in (("organization", organization), ("issuer_id", issuer_id)) if v is None]
+        if missing:
+            raise TypeError(f"OidcIssuerPolicy: missing {', '.join(missing)}; pass issuer=<OidcIssuer> or {', '.join(missing)}=...")
+        where = fix_phrasing or "python"
         if isinstance(policies, (list, tuple)):
             policies = [_program_form(p) for p in policies]
         props = {
@@ -333,9 +392,13 @@ class OidcIssuerPolicy(Resource, module="oidc", name="OidcIssuerPolicy"):
             "issuer_url": issuer_url,
             "lint_waivers": dict(lint_waivers) if lint_waivers else None,
             "adopt": adopt,
+            "fix_phrasing": fix_phrasing,
             **{key: None for key in OUTPUT_KEYS},
         }
         super().__init__(OidcIssuerPolicyProvider(), resource_name, props, opts)
         pulumi.Output.all(policies, issuer_url, organization, props["lint_waivers"]).apply(
-            lambda args: _warn_lint(args, self)
+            lambda args: _warn_lint(args, self, where)
         )
+        # An apply never runs on an unknown value, so whether the URL is known is asked directly.
+        if isinstance(issuer_url, pulumi.Output):
+            pulumi.Output.from_input(issuer_url.is_known()).apply(lambda known: _warn_skipped(known, self, where))

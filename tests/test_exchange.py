@@ -149,7 +149,7 @@ def _hostile_cases(tmp_path, token):
         ({"oidc_token": f"file://{tmp_path}/garbage", "organization": "acme"}, f"Failed to read OIDC token: unexpected token format in file '{tmp_path}/garbage'"),
         ({"oidc_token": "not-a-jwt", "organization": "acme"}, "Failed to read OIDC token: must be JWT or 'file://filepath'. Got 'not-a-jwt'"),
         ({"oidc_token": token, "organization": "acme", "team": "a", "user": "b"}, "only one of team or user may be specified for token exchange"),
-        ({"oidc_token": f"file://{tmp_path}/garbage", "organization": ""}, "organization must be specified for token exchange"),
+        ({"oidc_token": f"file://{tmp_path}/garbage", "organization": ""}, f"Failed to read OIDC token: unexpected token format in file '{tmp_path}/garbage'"),
         ({"oidc_token": "", "organization": "acme"}, "oidc token must be specified for token exchange"),
         ({"oidc_token": token, "organization": "acme", "expiration": "forever"}, "could not parse expiration duration: expiration: 'forever' is not a duration"),
         ({"oidc_token": token, "organization": "acme", "expiration": "26h"}, "could not parse expiration duration"),

@@ -58,7 +58,7 @@ def test_a_grant_becomes_the_token_fields_of_an_allow(grant, fields):
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: Grant.organization(), "exactly one of role_id and admin=True"),
+        (lambda: Grant.organization(), "exactly one of a custom role id and admin"),
         (lambda: Grant.organization(role_id="r", admin=True), "exactly one"),
         (lambda: Grant.organization(admin="yes"), "admin: 'yes' is not a bool"),
         (lambda: Grant.team("plat*"), "team: 'plat\\*' contains a wildcard"),

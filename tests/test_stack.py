@@ -76,7 +76,11 @@ def test_every_declared_key_is_read_with_its_declared_type():
     read = {key: kind for key, kind in CONFIG_TYPES.items() if kind != "object"}
     assert declared == read
     # Objects cannot be declared (Pulumi.yaml has no object type); neither can other namespaces.
-    assert {k for k, t in CONFIG_TYPES.items() if t == "object"} == {"policies", "lintWaivers"}
+    objects = {k for k, t in CONFIG_TYPES.items() if t == "object"}
+    assert objects == {"policies", "lintWaivers", "issuerJwks"}
+    # ... so Pulumi.yaml documents them in its comment, beside `policies`.
+    comment = (ROOT / "Pulumi.yaml").read_text().split("\nconfig:")[0]
+    assert all(f"#     {key} " in comment for key in objects), comment
     assert not any(":" in key for key in DECLARED)
 
 
@@ -213,7 +217,7 @@ def test_organization_runner_takes_the_organization_grant():
          "githubOwnerId", "not a numeric id"),
         (dict(preset="github", githubOwner="acme", githubRepo="infra", githubOwnerId="1", grantType="team"), "grantTeam", "is not set"),
         (dict(preset="github", githubOwner="acme", githubRepo="infra", githubOwnerId="1", grantType="organization"),
-         "grantRoleId", "exactly one of role_id and admin"),
+         "grantRoleId", "exactly one of a custom role id and admin"),
         (dict(preset="github", githubOwner="acme", githubRepo="infra", githubOwnerId="1", grantType="owner"), "grantType", "'owner'"),
         (dict(preset="kubernetes"), "issuerUrl", "is not set"),
         (dict(preset="kubernetes", issuerUrl="https://oidc.example.com"), "policies", "nothing to trust"),

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from ..phrasing import Fix, render
 from ..policy import MAX_POLICIES
 
 SEVERITIES = ("error", "warning", "info")
@@ -68,28 +69,37 @@ class Finding:
     id: str
     severity: str
     message: str
-    fix: str
+    fix: "str | Fix"
+    """What to write instead; a ``Fix`` names arguments, rendered for where the user is (``text``)."""
     policy: int | None = None
     claim: str | None = None
     waiver: str | None = None
     """The waiver's reason when the finding was waived (see ``apply_waivers``)."""
 
-    def to_json(self) -> dict[str, Any]:
+    def fix_text(self, where: str = "python", context: str = "*") -> str:
+        """The fix in the words of ``where`` (``provider.phrasing``): python, config or cli."""
+        return render(self.fix, where, context)
+
+    def to_json(self, where: str = "python", context: str = "*") -> dict[str, Any]:
         out = {
             "id": self.id,
             "severity": self.severity,
             "policy": self.policy,
             "claim": self.claim,
             "message": self.message,
-            "fix": self.fix,
+            "fix": self.fix_text(where, context),
             "title": RULES[self.id].title if self.id in RULES else None,
         }
         if self.waiver is not None:
             out["waived"] = self.waiver
         return out
 
+    def text(self, where: str = "python", context: str = "*") -> str:
+        """One line: id, severity, message and the fix phrased for ``where``."""
+        return f"{self.id} {self.severity}: {self.message} Fix: {self.fix_text(where, context)}"
+
     def __str__(self) -> str:
-        return f"{self.id} {self.severity}: {self.message} Fix: {self.fix}"
+        return self.text()
 
 
 class WaiverError(ValueError):

@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from ..duration import format_duration
+from ..phrasing import Fix, Ref, Verbatim
 from ..urls import is_loopback_host
 from .catalog import RULES, Finding
 from .profiles import issuer_profile
@@ -100,7 +101,14 @@ def check_private_issuer(url: str, jwks: Mapping[str, Any] | None) -> list[Findi
             "OIDC025",
             f"issuer {url!r} is on a private host and no JWKS is uploaded: Pulumi Cloud cannot fetch its keys, "
             "so every exchange fails.",
-            "upload the issuer's public keys (jwks=..., e.g. `kubectl get --raw /openid/v1/jwks`)",
+            Fix(
+                "upload the issuer's public keys: {jwks}",
+                jwks=Ref("jwks", Verbatim(
+                    python="json.loads(<output of `kubectl get --raw /openid/v1/jwks`>)",
+                    config='"$(kubectl get --raw /openid/v1/jwks)"',
+                    cli="FILE (from `kubectl get --raw /openid/v1/jwks > FILE`)",
+                )),
+            ),
         )
     ]
 
@@ -182,7 +190,7 @@ def check_lifetime(url: str, max_expiration: int | None, requested: int | None) 
                     "OIDC016",
                     f"the issuer's maxExpiration is {format_duration(max_expiration)} ({max_expiration} s), more than "
                     f"{format_duration(limit)} for {kind}.",
-                    f"set max_expiration_seconds to at most {limit} (the job's length)",
+                    Fix("set {cap} or less (the job's length)", cap=Ref("max_expiration_seconds", limit)),
                 )
             )
     if requested is not None and max_expiration is not None and requested > max_expiration:
