@@ -515,6 +515,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="write NAME.yaml into DIR instead of stdout")
     _formats(p, ("yaml", "text", "json"), "yaml")
     p.set_defaults(handler=cmd_render)
+
+    from . import audit, importer  # each command in its own module (they import this one)
+
+    audit.register(commands)
+    importer.register(commands)
     return parser
 
 

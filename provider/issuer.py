@@ -187,6 +187,18 @@ def outputs(props: Mapping[str, Any], org: str, server: Mapping[str, Any]) -> di
     return outs
 
 
+def server_view(org: str, server: Mapping[str, Any]) -> dict[str, Any]:
+    """The service's issuer in the inputs' terms (what ``diff_props`` compares with)."""
+    return {
+        "organization": org,
+        "url": server.get("url"),
+        "name": server.get("name"),
+        "max_expiration_seconds": server.get("maxExpiration") or None,
+        "thumbprints": list(server.get("thumbprints") or []),
+        "jwks": server.get("jwks") or None,
+    }
+
+
 def diff_props(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     """(changed keys, keys that force a replacement). ``olds`` are the old outputs."""
     changed = []
@@ -229,7 +241,9 @@ class OidcIssuerProvider(CloudResourceProvider):
                     "set adopt=True to bring it under this stack, or remove it first",
                     operation="register OIDC issuer",
                 )
-            if existing is not None:
+            if existing is not None and not diff_props(server_view(org, existing), {**props, "name": name})[0]:
+                server = existing  # it already is what is declared: adopting writes nothing
+            elif existing is not None:
                 server = client.update_issuer(org, existing["id"], update_body(props, name))
             else:
                 server = client.register_issuer(org, registration_body(props, name))

@@ -6,7 +6,9 @@ One document, one owner (``takeover_refusal`` and ``release_refusal`` are the ru
 
 * ``create`` takes over only the service's default document, CLOSED, a document equal to the
   one it writes (an earlier create of this resource whose answer was lost), or anything with
-  ``adopt=True``. Anything else belongs to someone: a renamed or moved copy of this resource
+  ``adopt=True``. With ``adopt=True`` and the very document the service holds, nothing is written:
+  the service's ``version`` stays, so keep ``adopt=True`` only until that first ``pulumi up``
+  (a rename without ``aliases`` while it is set would let the old name's delete close the issuer). Anything else belongs to someone: a renamed or moved copy of this resource
   (the engine creates the new one before deleting the old), another stack, a person. Create
   then refuses before changing the service.
 * ``delete`` PATCHes CLOSED (``policy.closed_policies``: the issuer is left shut, never open)
@@ -227,7 +229,14 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
             )
             if refusal:
                 raise DocumentOwnedError(409, refusal, operation="create authorization policy")
-            server = client.update_auth_policy(org, current["id"], desired)
+            if props.get("adopt") and model.same_document(current.get("policies") or [], desired):
+                # Adopting what the service already holds: no write (the first `pulumi up` of an
+                # imported program changes nothing). Only with adopt: without it, writing the same
+                # document again gives it a new version, which is what tells a renamed resource's
+                # old name not to close it on delete (``release_refusal``).
+                server = current
+            else:
+                server = client.update_auth_policy(org, current["id"], desired)
         return CreateResult(f"{org}/{issuer_id}", outputs(props, org, issuer_id, server))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 import pytest
@@ -19,6 +20,7 @@ CIRCLE = "https://oidc.circleci.com/org/0e5a0c3d"
 BITBUCKET = "https://api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc"
 TFC = "https://app.terraform.io"
 EKS = "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+NOW_2026_04_01 = datetime(2026, 4, 1, tzinfo=timezone.utc)
 GKE = "https://container.googleapis.com/v1/projects/acme/locations/us-central1/clusters/ci"
 AKS = "https://eastus.oic.prod-aks.azure.com/00000000-0000-0000-0000-000000000000/11111111-1111-1111-1111-111111111111/"
 AUD = "urn:pulumi:org:acme"
@@ -170,6 +172,8 @@ FIRES: list[tuple[str, str, Callable[[], list[Finding]]]] = [
     ("OIDC019", "no keys", lambda: lint_issuer(EKS, jwks={"keys": []})),
     ("OIDC021", "thumbprints configured", lambda: lint_issuer(EKS, thumbprints=["a" * 64])),
     ("OIDC021", "SHA-1 thumbprint", lambda: lint_issuer(EKS, thumbprints=["a" * 40])),
+    ("OIDC027", "unused for 90 days", lambda: lint_issuer(EKS, last_used="2026-01-01 00:00:00.000", now=NOW_2026_04_01)),
+    ("OIDC027", "ISO 8601 lastUsed, 200 days", lambda: lint_issuer(EKS, last_used="2025-09-13T00:00:00Z", now=NOW_2026_04_01)),
     ("OIDC023", "jti pinned", lambda: run([gh("repo:acme/infra:ref:refs/heads/main", jti="abc")])),
     ("OIDC023", "pod name pinned", lambda: run([allow({"aud": AUD, "sub": "system:serviceaccount:ci:runner", '"kubernetes.io".pod.name': "runner-x7k2p"})])),
     ("OIDC024", "namespace with a '.' wildcard", lambda: run([allow({"aud": AUD, "sub": "system:serviceaccount:c.:runner"})])),
@@ -268,6 +272,9 @@ NEAR_MISSES: list[tuple[str, str, Callable[[], list[Finding]]]] = [
     ("OIDC017", "AKS trailing slash", lambda: lint_issuer(AKS)),
     ("OIDC019", "good JWKS", lambda: lint_issuer(EKS, jwks={"keys": [GOOD_JWK]})),
     ("OIDC021", "no thumbprints", lambda: lint_issuer(EKS, thumbprints=None)),
+    ("OIDC027", "used 89 days ago", lambda: lint_issuer(EKS, last_used="2026-01-02 00:00:00.001", now=NOW_2026_04_01)),
+    ("OIDC027", "lastUsed not reported", lambda: lint_issuer(EKS, last_used=None, now=NOW_2026_04_01)),
+    ("OIDC027", "lastUsed unreadable", lambda: lint_issuer(EKS, last_used="yesterday", now=NOW_2026_04_01)),
     ("OIDC023", "pod name wildcard", lambda: run([allow({"aud": AUD, "sub": "system:serviceaccount:ci:runner", '"kubernetes.io".pod.name': "runner-*"})])),
     ("OIDC024", "one service account", lambda: run([allow({"aud": AUD, "sub": "system:serviceaccount:ci:pulumi-runner"})], issuer_url=EKS)),
     ("OIDC024", "cluster issuer, service account by nested claim", lambda: run([allow({"aud": AUD, '"kubernetes.io".namespace': "ci", '"kubernetes.io".serviceaccount.name': "runner"})], issuer_url=GKE)),

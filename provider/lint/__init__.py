@@ -36,6 +36,7 @@ issuers), ``subjects`` (subject grammars), ``patterns`` (what a wildcard admits)
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from ..policy import Policy, parse_policies
@@ -57,11 +58,14 @@ from .issuer_rules import (
     CI_MAX_LIFETIME,
     MAX_JWKS_BYTES,
     MAX_JWKS_KEYS,
+    STALE_AFTER_DAYS,
     check_issuer_url,
+    check_last_used,
     check_jwks,
     check_lifetime,
     check_private_issuer,
     check_thumbprints,
+    parse_service_time,
 )
 from .patterns import is_exact
 from .policy_rules import POLICY_CHECKS, PolicyView
@@ -71,9 +75,9 @@ from .subjects import Subject, parse_subject
 
 __all__ = [
     "ANY_MAX_LIFETIME", "CI_MAX_LIFETIME", "MAX_JWKS_BYTES", "MAX_JWKS_KEYS", "NEAR_LIMIT", "RULES",
-    "SEVERITIES", "Finding", "IssuerProfile", "LintReport", "Rule", "Subject", "WaiverError",
+    "SEVERITIES", "STALE_AFTER_DAYS", "Finding", "IssuerProfile", "LintReport", "Rule", "Subject", "WaiverError",
     "apply_waivers", "catalog_text", "check_waivers", "covers", "errors", "is_exact", "issuer_profile",
-    "lint", "lint_issuer", "lint_policies", "parse_subject",
+    "lint", "lint_issuer", "lint_policies", "parse_service_time", "parse_subject",
 ]
 
 
@@ -129,15 +133,19 @@ def lint_issuer(
     max_expiration_seconds: int | None = None,
     thumbprints: Sequence[str] | None = None,
     requested_expiration_seconds: int | None = None,
+    last_used: str | None = None,
+    now: datetime | None = None,
 ) -> list[Finding]:
     """Findings for an issuer's settings: URL (OIDC017, OIDC025), JWKS (OIDC019), lifetime cap
-    (OIDC016; ``None`` is the service default and is not checked) and thumbprints (OIDC021)."""
+    (OIDC016; ``None`` is the service default and is not checked), thumbprints (OIDC021) and, when
+    the service reports ``last_used``, stale trust (OIDC027; ``now`` defaults to the clock)."""
     findings = check_issuer_url(url)
     findings += check_private_issuer(url, jwks)
     if jwks is not None:
         findings += check_jwks(jwks)
     findings += check_lifetime(url, max_expiration_seconds, requested_expiration_seconds)
     findings += check_thumbprints(thumbprints)
+    findings += check_last_used(last_used, now)
     return sorted(findings, key=_order)
 
 

@@ -52,6 +52,7 @@ RULES: dict[str, Rule] = {
         Rule("OIDC024", "warning", "Kubernetes subject wildcards the service account or trusts 'default' (namespace wildcard, cluster-wide: error)"),
         Rule("OIDC025", "warning", "issuer on a private host without an uploaded JWKS: Pulumi Cloud cannot fetch its keys", "issuer"),
         Rule("OIDC026", "warning", f"policy count near Pulumi Cloud's limit of {MAX_POLICIES} per issuer"),
+        Rule("OIDC027", "info", "stale trust: the service reports the issuer unused for 90 days or more (lastUsed)", "issuer"),
         Rule("OIDC028", "error", "HCP Terraform run phase not pinned: a (speculative) plan gets the apply's token"),
         Rule("OIDC030", "error", "CircleCI SSH reruns admitted: no deny of oidc.circleci.com/ssh-rerun before the allow"),
         Rule("OIDC040", "error", "wildcard ('*', '?' or '.') in team_name, user_login or runner_id of an allow"),

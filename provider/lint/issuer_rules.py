@@ -1,4 +1,5 @@
-"""Rules over an issuer's own settings: URL, uploaded JWKS, lifetime cap, thumbprints."""
+"""Rules over an issuer's own settings: URL, uploaded JWKS, lifetime cap, thumbprints, and what the
+service reports of its use (``lastUsed``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import binascii
 import ipaddress
 import json
 import re
+from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
@@ -228,3 +230,39 @@ def check_thumbprints(thumbprints: Sequence[str] | None) -> list[Finding]:
                 )
             )
     return out
+
+
+STALE_AFTER_DAYS = 90
+"""OIDC027: an issuer the service reports unused for this many days is stale trust."""
+
+
+def parse_service_time(value: Any) -> datetime | None:
+    """A service timestamp as UTC: the observed ``YYYY-MM-DD HH:MM:SS.mmm`` (no zone: UTC) or ISO
+    8601 (the spec's word). None when it is absent or reads as neither."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+
+
+def check_last_used(last_used: Any, now: datetime | None = None) -> list[Finding]:
+    """OIDC027: the issuer has not been used for ``STALE_AFTER_DAYS`` days (``lastUsed``, as the
+    service reports it). An absent ``lastUsed`` is "not reported", never a finding: the service
+    omits the field, and an issuer registered but never used has none either."""
+    at = parse_service_time(last_used)
+    if at is None:
+        return []
+    days = ((now or datetime.now(timezone.utc)) - at).days
+    if days < STALE_AFTER_DAYS:
+        return []
+    return [
+        _issuer_finding(
+            "OIDC027",
+            f"the issuer was last used {days} days ago ({last_used}): trust nobody uses is still trust an attacker can use.",
+            "remove the issuer if nothing logs in with it any more; otherwise confirm who still needs it",
+        )
+    ]
