@@ -17,6 +17,7 @@ import json
 import logging
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -39,6 +40,7 @@ from pulumi_oidc_trust.provider.simulate import (
     decode_token,
     read_token_argument,
     render_json,
+    token_time_problem,
     render_text,
     simulate,
 )
@@ -135,17 +137,25 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         token = _decode(read_token(args.token, "--token"), args.jwks, args.discovery)
         claims = token.claims
     decision = simulate(policies, claims, request)
+    # A token's own times refuse it before any policy is read (only for tokens, not --claims).
+    expired = token_time_problem(claims, time.time()) if token is not None else None
     if args.format == "json":
         out = render_json(decision, request, token=token)
         if document.service_default:
             out["document"] = {"service_default": True, "meaning": SERVICE_DEFAULT_MEANING}
+        if expired:
+            out["policies_allowed"], out["allowed"] = out["allowed"], False
+            out["refused_because"] = expired
         _print_json(out)
     else:
         text = render_text(decision, policies, request, token=token)
         if document.service_default:
             text += f"\npolicies: {SERVICE_DEFAULT_MEANING}"
+        if expired:
+            text = (f"REFUSED: {expired}; the service refuses it whatever the policies say "
+                    f"(what they would decide for a fresh token follows)\n" + text)
         print(text)
-    return EXIT_OK if decision.allowed else EXIT_REFUSED
+    return EXIT_OK if decision.allowed and not expired else EXIT_REFUSED
 
 
 def _decode(token: str, jwks_path: str | None, discovery: str | None) -> DecodedToken:
@@ -324,6 +334,11 @@ def cmd_exchange(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     if args.format == "json":
         _print_json(result.to_json())
+    elif args.format == "text":  # for people: what was granted, never the token itself
+        expires = result.expires_at.isoformat().replace("+00:00", "Z")
+        article = "an" if result.token_type[:1] in "aeiou" else "a"
+        print(f"exchanged for {article} {result.token_type} token of {args.oidc_org or 'the token audience'}"
+              f"{f' ({result.scope})' if result.scope else ''}, valid {result.expires_in} s (until {expires})")
     elif args.format == "env":
         print(f"export PULUMI_ACCESS_TOKEN={shlex.quote(result.access_token)}")
         if args.api_url.rstrip("/") != wire.DEFAULT_API_URL:
@@ -339,7 +354,7 @@ def cmd_exchange(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     try:
-        from pulumi_oidc_trust.components.runner_manifests import manifests_to_yaml, render_manifests
+        from pulumi_oidc_trust.components.runner_manifests import manifests_to_yaml, render_manifests, runner_names
     except ImportError:
         raise InputError("render: this installation has no runner manifests (components.runner_manifests)")
     kwargs: dict[str, Any] = {"organization": args.organization, "namespace": args.namespace}
@@ -367,10 +382,14 @@ def cmd_render(args: argparse.Namespace) -> int:
     (job,) = [m for m in manifests if m["kind"] == "Job"]
     for finding in mutable_image_findings(job["spec"]["template"]["spec"]["containers"][0]["image"]):
         print(str(finding), file=sys.stderr)  # OIDC041: a warning; the manifests are still written
+    names = runner_names(args.name, **kwargs)
+    rule = (f"# The trust rule this Job's login needs (its pod's token claims):\n"
+            f"#   sub: {names.subject}\n#   aud: {names.audience}\n")
     if args.format == "json":
         text = json.dumps(manifests, indent=2) + "\n"
+        print(rule.rstrip(), file=sys.stderr)  # the JSON stays a plain list of manifests
     else:
-        text = manifests_to_yaml(manifests)
+        text = rule + manifests_to_yaml(manifests)  # comments: still valid YAML for kubectl
     if args.out is None:
         sys.stdout.write(text)
         return EXIT_OK
@@ -490,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--oidc-user", metavar="USER", help="request a personal token")
     p.add_argument("--oidc-expiration", metavar="DURATION", help="lifetime: seconds or a duration ('15m', '2h'; default 2h)")
     p.add_argument("--api-url", default=wire.DEFAULT_API_URL, type=_api_url, metavar="URL", help=f"Pulumi Cloud API (default {wire.DEFAULT_API_URL}; https, or http to loopback)")
-    _formats(p, ("token", "env", "json"), "token")
+    _formats(p, ("token", "env", "text", "json"), "token")
     p.set_defaults(handler=cmd_exchange)
 
     p = commands.add_parser(
@@ -499,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Render the manifests OidcLoginJob creates, without a cluster or an engine.",
     )
     p.add_argument("--organization", required=True, metavar="ORG")
-    p.add_argument("--name", default="oidc-login", help="the runner's resource name (default oidc-login)")
+    p.add_argument("--name", default="pulumi-login", help="the runner's resource name (default pulumi-login, as the stack's runnerName)")
     p.add_argument("--namespace", default="default")
     who = p.add_mutually_exclusive_group()
     who.add_argument("--team")

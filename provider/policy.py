@@ -272,7 +272,10 @@ def _check_rules(rules: Any, where: str) -> list[tuple[str, str]]:
             parse_claim_path(path)
         except ValueError as e:
             problems.append((f"{where}.rules", str(e)))
-        if not isinstance(pattern, str):
+        if isinstance(pattern, (int, float)) and not isinstance(pattern, bool):
+            # YAML reads an unquoted id as a number; claims are compared as strings.
+            problems.append((f"{where}.rules.{path}", f'is the number {pattern!r}, not a string; quote it: "{pattern}"'))
+        elif not isinstance(pattern, str):
             problems.append((f"{where}.rules.{path}", f"must be a string pattern, got {type(pattern).__name__}"))
         elif not has_literal(pattern):
             problems.append(

@@ -13,6 +13,8 @@ module adds what a person troubleshooting a refused exchange needs around it:
 
 from __future__ import annotations
 
+import datetime
+
 import base64
 import binascii
 import json
@@ -413,6 +415,21 @@ def render_text(
         failed = [r.reason for r in closest.rules if not r.matched]
         lines += ["", f"closest allow: policy {closest.index}: " + "; ".join(_misfit(closest) + failed)]
     return "\n".join(lines)
+
+
+def token_time_problem(claims: Mapping[str, Any], now: float, *, leeway: int = 60) -> str | None:
+    """Why the service will refuse a token whatever the policies say: expired, or not valid yet
+    (``exp``/``nbf`` against ``now``, with the usual leeway); None when its times are fine."""
+
+    def moment(value: float) -> str:
+        return datetime.datetime.fromtimestamp(value, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if isinstance(exp, (int, float)) and not isinstance(exp, bool) and exp + leeway < now:
+        return f"the token expired at {moment(exp)} ({int(now - exp)} s ago)"
+    if isinstance(nbf, (int, float)) and not isinstance(nbf, bool) and nbf - leeway > now:
+        return f"the token is not valid before {moment(nbf)} (in {int(nbf - now)} s)"
+    return None
 
 
 def render_json(

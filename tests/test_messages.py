@@ -272,3 +272,72 @@ def test_exchange_with_an_unreadable_token_names_the_token(capsys, tmp_path, how
         assert "nope.jwt" in err and "No such file" in err
     else:
         assert f"write 'file://{existing}'" in err
+
+
+# -- simulate --token: a token's own times refuse it ----------------------------------------------
+
+
+@pytest.mark.parametrize("times, words", [
+    ({"exp": -3600}, "the token expired at"),
+    ({"nbf": 3600, "exp": 7200}, "the token is not valid before"),
+])
+def test_simulate_reports_an_expired_or_not_yet_valid_token_as_refused(capsys, tmp_path, times, words):
+    import json
+    import time
+
+    from pulumi_oidc_trust.emulator import TestIssuer, new_rsa_key
+
+    now = int(time.time())
+    claims = {"sub": "repo:acme/infra:ref:refs/heads/main", "aud": audience_for("acme")}
+    token = TestIssuer("https://issuer.example.com", key=new_rsa_key()).mint(
+        claims, **{k: now + v for k, v in times.items()})
+    policies = tmp_path / "policies.json"
+    policies.write_text(json.dumps([{"decision": "allow", "tokenType": "organization", "authorizedPermissions": [],
+                                     "rules": claims}]))
+    (tmp_path / "token.jwt").write_text(token)
+    argv = ["simulate", "--policies", str(policies), "--token", f"file://{tmp_path / 'token.jwt'}"]
+
+    assert main(argv) != 0
+    text = capsys.readouterr().out
+    assert text.startswith("REFUSED: " + words) and "UTC" in text and token not in text
+    assert main([*argv, "--format", "json"]) != 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["allowed"] is False and out["policies_allowed"] is True and words in out["refused_because"]
+    # A fresh token with the same claims is allowed: the refusal is the token's times, not the policy.
+    (tmp_path / "token.jwt").write_text(TestIssuer("https://issuer.example.com", key=new_rsa_key()).mint(claims))
+    assert main(argv) == 0
+
+
+def test_an_unquoted_yaml_number_in_a_rule_is_refused_with_quote_it():
+    import yaml
+
+    from pulumi_oidc_trust.provider.policy import PolicyError, parse_policies
+
+    document = yaml.safe_load("- decision: allow\n  token_type: team\n  team_name: platform\n  rules:\n"
+                              "    aud: urn:pulumi:org:acme\n    repository_owner_id: 1234567\n")
+    with pytest.raises(PolicyError, match=r'policies\[0\]\.rules\.repository_owner_id: .*quote it: "1234567"'):
+        parse_policies(document)
+
+
+def test_render_names_the_trust_rule_its_job_needs_and_defaults_to_the_stacks_runner_name(capsys):
+    import yaml as _yaml
+
+    assert main(["render", "--organization", "acme", "--namespace", "ci"]) == 0
+    out = capsys.readouterr().out
+    assert "#   sub: system:serviceaccount:ci:pulumi-login\n#   aud: urn:pulumi:org:acme" in out
+    kinds = [doc["kind"] for doc in _yaml.safe_load_all(out)]  # the comments keep it valid YAML
+    assert kinds == ["ServiceAccount", "ConfigMap", "Job"]
+    assert main(["render", "--organization", "acme", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert "sub: system:serviceaccount:default:pulumi-login" in captured.err and captured.out.startswith("[")
+
+
+def test_exchange_takes_format_text_and_never_prints_the_token(capsys, inproc_emulator):
+    org = inproc_emulator.org
+    inproc_emulator.trust_test_issuer(org)
+    token = inproc_emulator.workload_token(org, sub="repo:acme/infra")
+    assert main(["exchange", "--oidc-token", token, "--oidc-org", org, "--api-url", inproc_emulator.base_url,
+                 "--format", "text"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"exchanged for an organization token of {org}") and "valid " in out
+    assert "pul-" not in out and token not in out
