@@ -6,12 +6,7 @@ emulator; its request counts are the log of writes."""
 
 from __future__ import annotations
 
-import secrets
-
-import pytest
-
-from harness.dynamic_host import DynamicProviderHost, Resource, changes, rpc
-from pulumi_oidc_trust.provider.client import PulumiCloudClient
+from harness.dynamic_host import Resource, changes
 from pulumi_oidc_trust.provider.issuer import OidcIssuerProvider
 from pulumi_oidc_trust.provider.issuer_policy import OidcIssuerPolicyProvider
 
@@ -19,24 +14,6 @@ ISSUER_TYPE = "dynamic/oidc:OidcIssuer"
 POLICY_TYPE = "dynamic/oidc:OidcIssuerPolicy"
 ISSUER_PATCH = "PATCH /api/orgs/{orgName}/oidc/issuers/{issuerId}"
 POLICY_PATCH = "PATCH /api/orgs/{orgName}/auth/policies/{policyId}"
-
-
-@pytest.fixture
-def org():
-    return "org-" + secrets.token_hex(4)
-
-
-@pytest.fixture
-def host(emulator):
-    config = {"oidc:apiUrl": emulator.base_url, "oidc:accessToken": rpc.wrap_rpc_secret(emulator.access_token)}
-    with DynamicProviderHost(config) as h:
-        yield h
-
-
-@pytest.fixture
-def cloud(emulator):
-    with PulumiCloudClient(emulator.base_url, emulator.access_token) as c:
-        yield c
 
 
 def writes(emulator) -> dict[str, int]:
