@@ -32,9 +32,12 @@ GKE ones do not (peers.md §2.2, §3.3).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, NoReturn
+from typing import Any, Callable, Mapping, NoReturn
+
+import pulumi
 
 from pulumi_oidc_trust.provider.phrasing import ArgumentError, Fix, Ref
 from pulumi_oidc_trust.provider.policy import TOKEN_TYPES, WILDCARDS, Policy
@@ -250,6 +253,47 @@ def _audience(organization: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# Ids that are Pulumi outputs (repository_id=repo.repo_id)
+
+# The lint rules that read a preset's ids: at preview they wait with the policy for the id.
+_ID_RULES = ("OIDC002", "OIDC008")
+
+
+def _accepts_output_ids(*id_arguments: str) -> Callable[[Callable[..., list[Policy]]], Callable[..., list[Any]]]:
+    """Let a preset take the ids named here as Pulumi outputs (e.g. ``repository_id=repo.repo_id``).
+
+    Every other argument is checked at once (with a stand-in id); each policy becomes an output
+    that the preset builds, and checks, when the ids are known. While an id is unknown (a
+    preview before the resource providing it exists), a warning names the rules that wait.
+    """
+
+    def wrap(preset: Callable[..., list[Policy]]) -> Callable[..., list[Any]]:
+        @functools.wraps(preset)
+        def call(*args: Any, **kwargs: Any) -> list[Any]:
+            outputs = {k: kwargs[k] for k in id_arguments if isinstance(kwargs.get(k), pulumi.Output)}
+            if not outputs:
+                return preset(*args, **kwargs)
+            shape = preset(*args, **{**kwargs, **{k: "1" for k in outputs}})
+            for name, value in outputs.items():
+                pulumi.Output.from_input(value.is_known()).apply(
+                    lambda known, name=name: None if known else pulumi.log.warn(
+                        f"{preset.__name__}: {name} is an output not known yet (a preview before the resource "
+                        f"providing it exists), so its policy is linted at `pulumi up`: the id rules "
+                        f"({', '.join(_ID_RULES)}) wait for it there, and a lint error still stops the update "
+                        "before anything is sent"
+                    )
+                )
+            built = pulumi.Output.all(**outputs).apply(
+                lambda ids: [p.to_python() for p in preset(*args, **{**kwargs, **ids})]
+            )
+            return [built[index] for index in range(len(shape))]
+
+        return call
+
+    return wrap
+
+
+# ---------------------------------------------------------------------------------------------
 # GitHub Actions
 
 # GitHub account names: letters, digits and single hyphens, at most 39 characters.
@@ -258,6 +302,7 @@ _GITHUB_REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _GITHUB_ID_HINT = "find it with `gh api repos/OWNER/REPO --jq '.owner.id, .id'`"
 
 
+@_accepts_output_ids("repository_owner_id", "repository_id")
 def github_actions(
     owner: str,
     repo: str,
@@ -339,6 +384,7 @@ _GITLAB_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _GITLAB_ID_HINT = "the group's and the project's pages show their ids (Group ID / Project ID)"
 
 
+@_accepts_output_ids("namespace_id", "project_id")
 def gitlab(
     project_path: str,
     *,

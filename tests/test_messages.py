@@ -341,3 +341,77 @@ def test_exchange_takes_format_text_and_never_prints_the_token(capsys, inproc_em
     out = capsys.readouterr().out
     assert out.startswith(f"exchanged for an organization token of {org}") and "valid " in out
     assert "pul-" not in out and token not in out
+
+
+# -- presets take ids that are outputs --------------------------------------------------------------
+
+
+def _output(value, known: bool = True) -> pulumi.Output:
+    loop = asyncio.get_event_loop()
+    result, is_known = loop.create_future(), loop.create_future()
+    result.set_result(value)
+    is_known.set_result(known)
+    return pulumi.Output(set(), result, is_known)
+
+
+def test_a_preset_takes_an_output_id_and_builds_the_policy_when_it_is_known(caplog):
+    from pulumi_oidc_trust.components.presets import github_actions
+
+    install()
+    seen = []
+
+    @pulumi.runtime.test
+    def program():
+        policies = github_actions("acme", "infra", organization="acme", repository_owner_id=_output(1234567),
+                                  repository_id=_output("7654321"), grant=Grant.team("platform"))
+        assert len(policies) == 1 and isinstance(policies[0], pulumi.Output)
+        return policies[0].apply(seen.append)
+
+    err = _warnings(caplog, program)
+    (policy,) = seen
+    assert policy["rules"]["repository_owner_id"] == "1234567" and policy["rules"]["repository_id"] == "7654321"
+    assert policy["rules"]["sub"] == "repo:acme/infra:ref:refs/heads/main" and policy["team_name"] == "platform"
+    assert "not known yet" not in err
+
+
+def test_an_unknown_output_id_at_preview_warns_which_rules_wait(caplog):
+    from pulumi_oidc_trust.components.presets import github_actions
+
+    install()
+
+    @pulumi.runtime.test
+    def program():
+        policies = github_actions("acme", "infra", organization="acme", repository_owner_id=1234567,
+                                  repository_id=_output(None, known=False), grant=Grant.team("platform"))
+        return OidcIssuerPolicy("p", organization="acme", issuer_id="i-1", issuer_url=GITHUB_ISSUER_URL,
+                                policies=policies).urn
+
+    err = _warnings(caplog, program)
+    assert "github_actions: repository_id is an output not known yet" in err and "OIDC002, OIDC008" in err
+
+
+def test_the_other_arguments_of_a_preset_with_an_output_id_are_checked_at_once():
+    from pulumi_oidc_trust.components.presets import github_actions
+
+    install()
+    with pytest.raises(PresetError, match="repo"):
+        github_actions("acme", "not/a-repo", organization="acme", repository_owner_id=1,
+                       repository_id=_output("7"), grant=Grant.team("platform"))
+
+
+def test_oidc_trust_registers_a_preset_policy_built_from_an_output_id():
+    from pulumi_oidc_trust.components.presets import github_actions
+
+    monitor = install()
+
+    @pulumi.runtime.test
+    def program():
+        return OidcTrust("trust", organization="acme", issuer_url=GITHUB_ISSUER_URL, policies=github_actions(
+            "acme", "infra", organization="acme", repository_owner_id=1234567, repository_id=_output(7654321),
+            grant=Grant.team("platform"))).policy.urn
+
+    program()
+    (registered,) = monitor.of_type(POLICY)
+    (policy,) = registered.inputs["policies"]
+    assert policy["rules"]["repository_id"] == "7654321"
+    assert check_failures(registered.inputs) == []
