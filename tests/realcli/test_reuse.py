@@ -21,6 +21,7 @@ from pathlib import Path
 from pulumi_oidc_trust.components.presets import GITHUB_ISSUER_URL, gke_issuer_url
 
 from harness.pulumi_cli import ROOT
+from tests.test_package import source_copy
 
 from .programtest import Step
 
@@ -36,11 +37,10 @@ def _stack_with_its_own_virtualenv(where: Path) -> Path:
     (Path(site) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--no-build-isolation",
-         "--target", site, str(ROOT)],
+         "--target", site, str(source_copy(where.parent / "source"))],
         capture_output=True, text=True, timeout=300,
     )
     assert install.returncode == 0, install.stderr
-    # pip builds in a temporary copy: nothing is written into the checkout.
     return python
 
 
