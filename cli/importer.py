@@ -117,7 +117,7 @@ def issuer_block(item: model.IssuerAudit, name: str) -> list[str]:
         if f.policy is not None:
             by_policy.setdefault(f.policy, []).append(f)
     lines += [
-        f"OidcIssuerPolicy(",
+        "OidcIssuerPolicy(",
         f"{INDENT}{_literal(name + '-policies')},",
         f"{INDENT}organization=ORG,",
         f"{INDENT}issuer_id={var}.issuer_id,",

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from pulumi_oidc_trust.provider.image_ref import pinned_image_problem
 from pulumi_oidc_trust.provider.duration import parse_duration as _parse_duration
 from pulumi_oidc_trust.provider.phrasing import ArgumentError, Fix, Ref
 from pulumi_oidc_trust.provider.urls import api_url_problem
@@ -75,10 +76,8 @@ DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
     "limits": {"cpu": "1", "memory": "1Gi"},
 }
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
 
 
@@ -110,7 +109,7 @@ def _check_text(argument: str, value: Any, *, allow_none: bool = False) -> None:
 
 
 def _check_dns_label(argument: str, value: Any, *, what: str) -> None:
-    if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.match(value):
+    if not runner_source.is_dns_label(value):
         _fail(
             argument,
             f"{value!r} is not a valid {what}: a Kubernetes DNS-1123 label has at most 63 "
@@ -367,22 +366,9 @@ def _check_commands(commands: Any) -> tuple[str, ...]:
 
 
 def _check_image(image: Any) -> None:
-    _check_text("image", image)
-    if any(char.isspace() for char in image):
-        _fail("image", f"{image!r} contains whitespace", "pass an image reference")
-    reference, _, digest = image.partition("@")
-    tag = reference.rsplit("/", 1)[-1].partition(":")[2]
-    if digest:
-        if not _DIGEST.match(digest):
-            _fail("image", f"digest {digest!r} is not sha256:<64 hex digits>", "copy the digest exactly")
-        return
-    if not tag or tag == "latest":
-        _fail(
-            "image",
-            f"{image!r} is not pinned (a missing or 'latest' tag runs whatever was pushed last)",
-            f"pin a version such as {DEFAULT_IMAGE!r}, or better a digest "
-            "'pulumi/pulumi:<version>@sha256:<digest>'",
-        )
+    problem = pinned_image_problem(image, DEFAULT_IMAGE)
+    if problem:
+        _fail("image", *problem)
 
 
 def _check_api_url(api_url: Any) -> None:

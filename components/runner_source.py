@@ -31,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
+from pulumi_oidc_trust.provider.image_ref import pinned_image_problem
+
 # The init container's image. A minimal, widely used git image (git, openssh and a POSIX sh
 # on Alpine), pinned by an exact version tag. A tag can be moved; a digest cannot: pin one with
 # GitSource(image="alpine/git:v2.45.1@sha256:<digest>") (the digest `docker buildx imagetools
@@ -58,8 +60,12 @@ BASIC_AUTH_KEYS = ("username", "password")  # the keys of a kubernetes.io/basic-
 SSH_AUTH_KEY = "ssh-privatekey"  # the key of a kubernetes.io/ssh-auth Secret
 
 _COMMIT = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64})$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def is_dns_label(value: Any) -> bool:
+    """A Kubernetes DNS-1123 label: at most 63 lower-case letters, digits and '-', alphanumeric at both ends."""
+    return isinstance(value, str) and len(value) <= 63 and bool(_DNS_LABEL.match(value))
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # scp-like ssh address: [user@]host:path (no scheme; the path does not start with '/'-'/').
 _SCP_LIKE = re.compile(r"^(?:[A-Za-z0-9._-]+@)?(?P<host>[A-Za-z0-9.-]+):(?!/)(?P<path>.+)$")
@@ -337,20 +343,9 @@ def _check_known_hosts(value: Any, *, ssh: bool) -> str | None:
 
 
 def _check_pinned_image(argument: str, image: Any) -> None:
-    if not isinstance(image, str) or not image or any(c.isspace() or c == "\0" for c in image):
-        _fail(argument, f"{image!r} is not an image reference", f"use e.g. {DEFAULT_GIT_IMAGE!r}")
-    reference, _, digest = image.partition("@")
-    if digest:
-        if not _DIGEST.match(digest):
-            _fail(argument, f"digest {digest!r} is not sha256:<64 hex digits>", "copy the digest exactly")
-        return
-    tag = reference.rsplit("/", 1)[-1].partition(":")[2]
-    if not tag or tag == "latest":
-        _fail(
-            argument,
-            f"{image!r} is not pinned (a missing or 'latest' tag runs whatever was pushed last)",
-            f"pin a version such as {DEFAULT_GIT_IMAGE!r}, or better a digest '{DEFAULT_GIT_IMAGE}@sha256:<digest>'",
-        )
+    problem = pinned_image_problem(image, DEFAULT_GIT_IMAGE)
+    if problem:
+        _fail(argument, *problem)
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,7 +386,7 @@ def check_volumes(
     names: set[str] = set()
     for volume in checked_volumes:
         name = volume.get("name")
-        if not isinstance(name, str) or len(name) > 63 or not _DNS_LABEL.match(name):
+        if not is_dns_label(name):
             _fail("volumes", f"{name!r} is not a volume name (a DNS-1123 label)", "name each volume, e.g. 'config'")
         if name in reserved_volumes or name in names:
             _fail("volumes", f"the name {name!r} is already used{' by the runner' if name in reserved_volumes else ''}", "rename the volume")

@@ -70,7 +70,7 @@ from .issuer_rules import (
 from .patterns import is_exact
 from .policy_rules import POLICY_CHECKS, PolicyView
 from .profiles import IssuerProfile, issuer_profile
-from .security_rules import mutable_image_findings, name_wildcard_findings
+from .security_rules import name_wildcard_findings
 from .subjects import Subject, parse_subject
 
 __all__ = [

@@ -17,13 +17,12 @@ its image. Both are in the one catalog (catalog.py).
 
 from __future__ import annotations
 
-import re
 from typing import Any, Mapping, Sequence
 
+from ..image_ref import has_digest
 from ..policy import NAME_FIELDS, WILDCARDS, Policy, parse_policy
 from .catalog import Finding
 
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 def name_wildcard_findings(policies: Sequence[Policy | Mapping[str, Any]]) -> list[Finding]:
@@ -58,8 +57,7 @@ def name_wildcard_findings(policies: Sequence[Policy | Mapping[str, Any]]) -> li
 
 def mutable_image_findings(image: str) -> list[Finding]:
     """OIDC041: a warning when the runner image is not pinned by digest."""
-    _reference, _, digest = image.partition("@")
-    if digest and _DIGEST.match(digest):
+    if has_digest(image):
         return []
     return [
         Finding(

@@ -6,25 +6,16 @@ with OIDC_TRUST_REQUIRE_CLI=1 (set by .ci/run) that skip is a failure instead.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from harness.pulumi_cli import Cli, find_cli
+from tests.required_tools import required_tool
 
 from .programtest import ProgramTest
 
-REQUIRE_CLI = os.environ.get("OIDC_TRUST_REQUIRE_CLI", "") not in ("", "0", "false")
-
-
 @pytest.fixture(scope="session")
 def pulumi_cli() -> Cli:
-    cli, why = find_cli()
-    if cli is None:
-        if REQUIRE_CLI:
-            pytest.fail(f"OIDC_TRUST_REQUIRE_CLI is set and {why}")
-        pytest.skip(why)
-    return cli
+    return required_tool(*find_cli(), "OIDC_TRUST_REQUIRE_CLI")
 
 
 @pytest.fixture

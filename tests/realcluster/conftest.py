@@ -12,7 +12,6 @@ Manifests are applied with server-side apply through the official Python client
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -28,9 +27,9 @@ from pulumi_oidc_trust.components.runner_manifests import manifests_for
 from pulumi_oidc_trust.provider.issuer import OidcIssuerProvider
 from pulumi_oidc_trust.provider.issuer_policy import OidcIssuerPolicyProvider
 from tests.realcli.conftest import pulumi_cli  # noqa: F401 (the whole-flow test needs the real CLI too)
+from tests.required_tools import required_tool
 from tests.test_trust import ISSUER, POLICY, build
 
-REQUIRE_CLUSTER = os.environ.get("OIDC_TRUST_REQUIRE_CLUSTER", "") not in ("", "0", "false")
 FIELD_MANAGER = "oidc-trust-tests"
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
@@ -42,12 +41,7 @@ STARTUP_PROPERTY = "k8s_startup_seconds"
 
 @pytest.fixture(scope="session")
 def kube_tools() -> KubeTools:
-    tools, why = find_kube_tools()
-    if tools is None:
-        if REQUIRE_CLUSTER:
-            pytest.fail(f"OIDC_TRUST_REQUIRE_CLUSTER is set and {why}")
-        pytest.skip(why)
-    return tools
+    return required_tool(*find_kube_tools(), "OIDC_TRUST_REQUIRE_CLUSTER")
 
 
 @pytest.fixture(scope="session")
