@@ -80,6 +80,16 @@ def mint_pod_token(base: str, subject: str, audience: str) -> str:
     return r.json()["token"]
 
 
+def render_runner():
+    """Step 2 of both demos: the runner's manifests to demo-output/runner.yaml; its RunnerSpec."""
+    say(2, "Rendering the Kubernetes runner: ServiceAccount + ConfigMap (login script) + Job.")
+    spec = runner_spec("deploy", **RUNNER)
+    (OUT / "runner.yaml").write_text(manifests_to_yaml(render_manifests("deploy", **RUNNER)))
+    detail(f"wrote {(OUT / 'runner.yaml').relative_to(ROOT)}\n"
+           f"the pod's token will say sub={spec.names.subject} aud={spec.names.audience}")
+    return spec
+
+
 def write_secret(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -95,11 +105,7 @@ def run() -> int:
         issuer_url = f"{base}/test-issuer"
         detail(f"API: {base}\nissuer: {issuer_url} (stands in for your cluster's OIDC issuer)")
 
-        say(2, "Rendering the Kubernetes runner: ServiceAccount + ConfigMap (login script) + Job.")
-        spec = runner_spec("deploy", **RUNNER)
-        (OUT / "runner.yaml").write_text(manifests_to_yaml(render_manifests("deploy", **RUNNER)))
-        detail(f"wrote {(OUT / 'runner.yaml').relative_to(ROOT)}\n"
-               f"the pod's token will say sub={spec.names.subject} aud={spec.names.audience}")
+        spec = render_runner()
 
         say(3, "Provisioning the OIDC issuer through the dynamic-provider host (Check, then Create).")
         config = {"oidc:apiUrl": base, "oidc:accessToken": rpc.wrap_rpc_secret(admin)}

@@ -17,11 +17,10 @@ from pathlib import Path
 import yaml
 
 from harness.pulumi_cli import ROOT, Cli, cli_environment, init_stack
-from pulumi_oidc_trust.components.runner_manifests import manifests_to_yaml, render_manifests, runner_spec
 from pulumi_oidc_trust.provider.client import PulumiCloudClient
 from pulumi_oidc_trust.provider.exchange import ExchangeError, exchange
 
-from .__main__ import OUT, ORG, RUNNER, detail, mint_pod_token, say, start_emulator, write_secret
+from .__main__ import ORG, OUT, RUNNER, detail, mint_pod_token, render_runner, say, start_emulator, write_secret
 
 STACK = "demo"
 PASSPHRASE = "demo-passphrase"  # protects the throw-away stack's secrets in its temporary backend
@@ -54,17 +53,13 @@ def run(cli: Cli) -> int:
                 raise RuntimeError(f"`pulumi {' '.join(args)}` failed (exit {done.returncode})")
             return done.returncode
 
-        say(2, "Rendering the Kubernetes runner: ServiceAccount + ConfigMap (login script) + Job.")
-        spec = runner_spec("deploy", **RUNNER)
-        (OUT / "runner.yaml").write_text(manifests_to_yaml(render_manifests("deploy", **RUNNER)))
-        detail(f"wrote {(OUT / 'runner.yaml').relative_to(ROOT)}; its pods' tokens say "
-               f"sub={spec.names.subject} aud={spec.names.audience}")
+        spec = render_runner()
 
         say(3, "A stack of this repository (preset kubernetes) trusting that issuer for the runner's account.")
-        namespace, service_account = spec.names.subject.split(":")[2:4]
         config = {"config": {
             "oidc-trust:organization": ORG, "oidc-trust:preset": "kubernetes", "oidc-trust:issuerUrl": issuer_url,
-            "oidc-trust:k8sNamespace": namespace, "oidc-trust:k8sServiceAccount": service_account,
+            "oidc-trust:k8sNamespace": spec.names.namespace,
+            "oidc-trust:k8sServiceAccount": spec.names.service_account_name,
             "oidc-trust:grantType": "team", "oidc-trust:grantTeam": RUNNER["team"], "oidc:apiUrl": base,
         }}
         print(f"    $ pulumi stack init {STACK}", flush=True)
