@@ -40,7 +40,7 @@ from typing import Any, Callable, Mapping, NoReturn
 import pulumi
 
 from pulumi_oidc_trust.provider.phrasing import ArgumentError, Fix, Ref
-from pulumi_oidc_trust.provider.policy import TOKEN_TYPES, WILDCARDS, Policy
+from pulumi_oidc_trust.provider.policy import TOKEN_TYPES, WIDE_WILDCARDS, WILDCARDS, Policy
 from pulumi_oidc_trust.provider.urls import issuer_url_problem
 from pulumi_oidc_trust.provider.wire import audience_for
 
@@ -178,7 +178,6 @@ def _check_grant(grant: Any) -> Grant:
 # ---------------------------------------------------------------------------------------------
 # Argument checks shared by the presets
 
-_WILDCARDS = "*?"
 _DIGITS = re.compile(r"^[0-9]+$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Characters git refuses in ref names (git check-ref-format), and ':' which would end the ref
@@ -195,7 +194,9 @@ def _check_text(argument: str, value: Any, what: str) -> str:
 def _check_name(argument: str, value: Any, what: str) -> str:
     """A name that must match exactly one thing: no wildcards."""
     _check_text(argument, value, what)
-    if any(c in value for c in _WILDCARDS):
+    # A '.' in a name is literal (repository "site.io"); the linter warns that it also matches one
+    # other character (OIDC012). '*' and '?' can only mean other names.
+    if any(c in value for c in WIDE_WILDCARDS):
         _fail(
             argument,
             f"{value!r} contains a wildcard ('*' or '?')",

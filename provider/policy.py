@@ -48,6 +48,8 @@ that is refused anyway."""
 DECISIONS = ("allow", "deny")
 PERMISSIONS = ("admin", "standard")
 WILDCARDS = frozenset("*?.")
+WIDE_WILDCARDS = frozenset("*?")
+"""The wildcards that change the length of what matches (``.`` stands for exactly one character)."""
 
 TOKEN_TYPE_URN_PREFIX = "urn:pulumi:token-type:access_token:"
 

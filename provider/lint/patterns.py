@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..policy import WILDCARDS
+from ..policy import WIDE_WILDCARDS, WILDCARDS
 
 # WILDCARDS (``*``, ``?``, ``.``) is policy.py's: the one definition of Pulumi's wildcard characters.
 
@@ -13,8 +13,7 @@ def is_exact(pattern: str) -> bool:
     return not any(c in WILDCARDS for c in pattern)
 
 
-WIDE = "*?"
-"""The wildcards that change the length of what matches (``.`` stands for exactly one character)."""
+WIDE = WIDE_WILDCARDS
 
 
 def wide(pattern: str) -> bool:
