@@ -334,8 +334,7 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	cmdCtx, cancel := context.WithCancel(runCtx)
 	defer cancel()
 	context.AfterFunc(ctx, cancel)
-	args := h.runArguments(req, engine)
-	cmd, err := tc.Command(cmdCtx, args[0:]...)
+	cmd, err := tc.Command(cmdCtx, h.runArguments(req, engine)...)
 	if err != nil {
 		return nil, err
 	}
