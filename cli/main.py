@@ -354,25 +354,17 @@ def cmd_exchange(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     try:
+        from pulumi_oidc_trust.components.runner_args import RunnerArgs
         from pulumi_oidc_trust.components.runner_manifests import manifests_to_yaml, render_manifests, runner_names
     except ImportError:
         raise InputError("render: this installation has no runner manifests (components.runner_manifests)")
-    kwargs: dict[str, Any] = {"organization": args.organization, "namespace": args.namespace}
-    for key in ("team", "user", "expiration", "api_url", "image"):
-        if getattr(args, key) is not None:
-            kwargs[key] = getattr(args, key)
-    if args.command_line:
-        kwargs["commands"] = tuple(args.command_line)
-    if args.token is not None:
-        kwargs["token"] = args.token
-    if args.token_audience is not None:
-        kwargs["token_audience"] = args.token_audience
-    if args.service_account is not None:
-        kwargs["service_account_name"] = args.service_account
-    if args.service_account_annotation:
-        kwargs["service_account_annotations"] = _pairs(args.service_account_annotation, "--service-account-annotation")
+    # Each runner flag stores under its argument's name (phrasing.CLI_FLAGS names the flag of
+    # each); a flag not given leaves the argument to RunnerArgs' default.
+    kwargs: dict[str, Any] = {name: getattr(args, name) for name in RunnerArgs.names() if getattr(args, name, None) is not None}
+    if "service_account_annotations" in kwargs:
+        kwargs["service_account_annotations"] = _pairs(kwargs["service_account_annotations"], "--service-account-annotation")
     try:
-        manifests = render_manifests(args.name, **kwargs)
+        manifests = render_manifests(args.name, organization=args.organization, **kwargs)
     except ArgumentError as e:
         raise InputError(e.message("cli", "render"))  # in flags, not keyword arguments
     except ValueError as e:
@@ -382,7 +374,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     (job,) = [m for m in manifests if m["kind"] == "Job"]
     for finding in mutable_image_findings(job["spec"]["template"]["spec"]["containers"][0]["image"]):
         print(str(finding), file=sys.stderr)  # OIDC041: a warning; the manifests are still written
-    names = runner_names(args.name, **kwargs)
+    names = runner_names(args.name, organization=args.organization, **kwargs)
     rule = (f"# The trust rule this Job's login needs (its pod's token claims):\n"
             f"#   sub: {names.subject}\n#   aud: {names.audience}\n")
     if args.format == "json":
@@ -519,16 +511,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--organization", required=True, metavar="ORG")
     p.add_argument("--name", default="pulumi-login", help="the runner's resource name (default pulumi-login, as the stack's runnerName)")
-    p.add_argument("--namespace", default="default")
+    p.add_argument("--namespace", help="the runner's namespace (default: default)")
     who = p.add_mutually_exclusive_group()
     who.add_argument("--team")
     who.add_argument("--user")
     p.add_argument("--expiration", metavar="DURATION", help="seconds or a duration ('2h')")
-    p.add_argument("--command", dest="command_line", action="append", metavar="CMD", help="a shell line to run after login (repeatable)")
+    p.add_argument("--command", dest="commands", action="append", metavar="CMD", help="a shell line to run after login (repeatable)")
     p.add_argument("--token", metavar="projected|eks|/abs/path", help="where the workload token comes from (default projected)")
     p.add_argument("--token-audience", metavar="AUD", help="audience of the projected token (default urn:pulumi:org:ORG)")
-    p.add_argument("--service-account", metavar="NAME", help="use this existing ServiceAccount instead of creating one")
-    p.add_argument("--service-account-annotation", action="append", metavar="KEY=VALUE", help="annotation on the created ServiceAccount (repeatable; 'eks' needs eks.amazonaws.com/role-arn)")
+    p.add_argument("--service-account", dest="service_account_name", metavar="NAME", help="use this existing ServiceAccount instead of creating one")
+    p.add_argument("--service-account-annotation", dest="service_account_annotations", action="append", metavar="KEY=VALUE", help="annotation on the created ServiceAccount (repeatable; 'eks' needs eks.amazonaws.com/role-arn)")
     p.add_argument("--image", help="the Pulumi CLI image")
     p.add_argument("--api-url", type=_api_url, metavar="URL")
     p.add_argument("--out", metavar="DIR", help="write NAME.yaml into DIR instead of stdout")

@@ -4,6 +4,7 @@ The Pulumi components are imported on first use (PEP 562), so `import components
 manifest functions stay cheap for tools that only render YAML.
 """
 
+from .runner_args import RunnerArgs
 from .runner_manifests import RunnerNames, manifests_to_yaml, render_manifests, runner_names
 
 # Public name -> submodule that defines it; loaded on first attribute access.
@@ -33,5 +34,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["OidcLoginJob", "RunnerNames", "manifests_to_yaml", "render_manifests", "runner_names"]
+__all__ = ["OidcLoginJob", "RunnerArgs", "RunnerNames", "manifests_to_yaml", "render_manifests", "runner_names"]
 __all__ += [name for name in _LAZY if name not in __all__]

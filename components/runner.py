@@ -13,8 +13,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .runner_args import DEFAULT_IMAGE, RunnerArgs
 from .runner_manifests import (
-    DEFAULT_IMAGE,
     RunnerSpec,
     config_map_manifest,
     job_manifest,
@@ -111,7 +111,9 @@ class OidcLoginJob(pulumi.ComponentResource):
     Outputs: `job_name`, `config_map_name`, `service_account_name`, `namespace`, `subject`
     (`system:serviceaccount:NS:SA`) and `audience`, all known at preview. The children are
     the attributes `service_account` (None with `service_account_name`), `config_map` and
-    `job`; `spec` holds the validated arguments (`components.runner_manifests.RunnerSpec`).
+    `job`; `args` holds the arguments as given (a `components.runner_args.RunnerArgs`, the one
+    definition of their names, types and defaults) and `spec` the validated ones
+    (`components.runner_manifests.RunnerSpec`).
     """
 
     job_name: pulumi.Output[str]
@@ -154,38 +156,12 @@ class OidcLoginJob(pulumi.ComponentResource):
         env_from: Sequence[Mapping[str, Any]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        # Validate first: a bad argument must fail before anything is registered.
-        spec = runner_spec(
-            resource_name,
-            organization=organization,
-            namespace=namespace,
-            team=team,
-            user=user,
-            expiration=expiration,
-            commands=commands,
-            image=image,
-            api_url=api_url,
-            token=token,
-            token_audience=token_audience,
-            token_expiration_seconds=token_expiration_seconds,
-            service_account_name=service_account_name,
-            service_account_annotations=service_account_annotations,
-            env=env,
-            resources=resources,
-            backoff_limit=backoff_limit,
-            active_deadline_seconds=active_deadline_seconds,
-            ttl_seconds_after_finished=ttl_seconds_after_finished,
-            labels=labels,
-            skip_await=skip_await,
-            stack=stack,
-            working_dir=working_dir,
-            copy_program_to_workspace=copy_program_to_workspace,
-            git=git,
-            volumes=volumes,
-            volume_mounts=volume_mounts,
-            env_from=env_from,
-        )
+        # The arguments above are RunnerArgs' fields, spelled out for editors and help(); a test
+        # keeps the two lists the same. Validate first: nothing is registered for a bad argument.
+        args = RunnerArgs.from_values(locals())
+        spec = runner_spec(resource_name, args, organization=organization)
         super().__init__("oidc-trust:kubernetes:OidcLoginJob", resource_name, None, opts)
+        self.args = args
         self.spec = spec
         for finding in mutable_image_findings(spec.image):  # OIDC041, shown at preview
             pulumi.log.warn(str(finding), resource=self)

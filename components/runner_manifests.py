@@ -28,12 +28,8 @@ from pulumi_oidc_trust.provider.urls import api_url_problem
 from pulumi_oidc_trust.provider.wire import MAX_EXPIRATION, audience_for
 
 from . import runner_source
+from .runner_args import DEFAULT_IMAGE, RunnerArgs, runner_args
 from .runner_source import NO_SOURCE, GitSource, ProgramSource
-
-# The Pulumi CLI image the Job runs by default. A tag can be moved; a digest cannot, so pin
-# one where it matters: image="pulumi/pulumi:3.272.0@sha256:<digest>". The CLI needs
-# `--oidc-token` (3.209+) and the api.pulumi.com default for OIDC logins (3.216+).
-DEFAULT_IMAGE = "pulumi/pulumi:3.272.0"
 
 # The service's ceiling for an exchanged token (an issuer's maxExpiration defaults to 25 h).
 MAX_EXPIRATION_SECONDS = MAX_EXPIRATION
@@ -62,6 +58,11 @@ HOME_DIR = "/home/pulumi"
 SCRIPT_DIR = "/opt/oidc-login"
 SCRIPT_KEY = "entrypoint.sh"
 CONTAINER_NAME = "pulumi"
+# A container that fails without writing /dev/termination-log gets the last lines of its log as
+# its termination message, in the pod's status: where pulumi-kubernetes reports why a Job failed.
+# Whoever may read the pod reads that tail (no pods/log permission needed): the scripts print no
+# credential, and the commands' own output is the user's to keep free of secrets.
+TERMINATION_MESSAGE_POLICY = "FallbackToLogsOnError"
 
 # The runner's own volumes and mount points: pass-through `volumes` / `volume_mounts` may not
 # take these names, nor mount over (or above) these paths.
@@ -228,41 +229,16 @@ class RunnerSpec:
 
 
 def runner_spec(
-    resource_name: str,
-    *,
-    organization: str,
-    namespace: str = "default",
-    team: str | None = None,
-    user: str | None = None,
-    expiration: int | str | None = None,
-    commands: Sequence[str] = ("pulumi whoami",),
-    image: str = DEFAULT_IMAGE,
-    api_url: str | None = None,
-    token: str = "projected",
-    token_audience: str | None = None,
-    token_expiration_seconds: int = 3600,
-    service_account_name: str | None = None,
-    service_account_annotations: Mapping[str, str] | None = None,
-    env: Mapping[str, str] | None = None,
-    resources: Mapping[str, Any] | None = None,
-    backoff_limit: int = 0,
-    active_deadline_seconds: int | None = 900,
-    ttl_seconds_after_finished: int | None = None,
-    labels: Mapping[str, str] | None = None,
-    skip_await: bool = False,
-    stack: str | None = None,
-    working_dir: str | None = None,
-    copy_program_to_workspace: bool = False,
-    git: GitSource | Mapping[str, Any] | None = None,
-    volumes: Sequence[Mapping[str, Any]] | None = None,
-    volume_mounts: Sequence[Mapping[str, Any]] | None = None,
-    env_from: Sequence[Mapping[str, Any]] | None = None,
+    resource_name: str, args: RunnerArgs | None = None, *, organization: str, **kwargs: Any
 ) -> RunnerSpec:
     """Validate OidcLoginJob's arguments and resolve everything the manifests need.
 
-    Takes exactly the component's keyword arguments (see `OidcLoginJob` for their meaning)
-    and returns a `RunnerSpec`; raises ValueError naming the first bad argument.
+    Takes the arguments as a `RunnerArgs` (`runner_spec(NAME, args, organization=ORG)`) or as
+    the component's keyword arguments (`runner_spec(NAME, organization=ORG, namespace=...)`);
+    see `OidcLoginJob` for their meaning. Returns a `RunnerSpec`; raises ValueError naming the
+    first bad argument (TypeError for a name that is not an argument).
     """
+    args = runner_args(args, kwargs)
     _check_dns_label("resource_name", resource_name, what="resource name")
     # The ConfigMap name is the longest name derived from it.
     if len(resource_name) > 63 - len("-entrypoint"):
@@ -273,72 +249,72 @@ def runner_spec(
             f"use e.g. {_dns_label_suggestion(resource_name, 52)!r}",
         )
     _check_text("organization", organization)
-    _check_dns_label("namespace", namespace, what="namespace")
-    _check_text("team", team, allow_none=True)
-    _check_text("user", user, allow_none=True)
-    if team is not None and user is not None:
+    _check_dns_label("namespace", args.namespace, what="namespace")
+    _check_text("team", args.team, allow_none=True)
+    _check_text("user", args.user, allow_none=True)
+    if args.team is not None and args.user is not None:
         _fail("team", "team and user were both given", "pass at most one of team and user")
-    expiration_seconds = None if expiration is None else parse_duration(expiration)
-    checked_commands = _check_commands(commands)
-    _check_image(image)
-    _check_api_url(api_url)
-    _check_text("token_audience", token_audience, allow_none=True)
-    _check_int("token_expiration_seconds", token_expiration_seconds, minimum=MIN_TOKEN_EXPIRATION_SECONDS)
-    annotations = _check_string_map("service_account_annotations", service_account_annotations)
+    expiration_seconds = None if args.expiration is None else parse_duration(args.expiration)
+    checked_commands = _check_commands(args.commands)
+    _check_image(args.image)
+    _check_api_url(args.api_url)
+    _check_text("token_audience", args.token_audience, allow_none=True)
+    _check_int("token_expiration_seconds", args.token_expiration_seconds, minimum=MIN_TOKEN_EXPIRATION_SECONDS)
+    annotations = _check_string_map("service_account_annotations", args.service_account_annotations)
     for key in annotations:
         _check_label_key("service_account_annotations", key)
-    if service_account_name is not None:
-        _check_service_account_name(service_account_name, annotations)
+    if args.service_account_name is not None:
+        _check_service_account_name(args.service_account_name, annotations)
     token_source, token_path, audience = _resolve_token(
-        token, organization, token_audience, service_account_name, annotations
+        args.token, organization, args.token_audience, args.service_account_name, annotations
     )
-    checked_env = _check_env(env)
-    checked_resources = _check_resources(resources)
-    _check_int("backoff_limit", backoff_limit, minimum=0)
-    _check_int("active_deadline_seconds", active_deadline_seconds, minimum=1, allow_none=True)
-    _check_int("ttl_seconds_after_finished", ttl_seconds_after_finished, minimum=0, allow_none=True)
-    all_labels = _check_labels(labels, resource_name)
-    if not isinstance(skip_await, bool):
-        _fail("skip_await", f"{skip_await!r} is not a bool", "pass True or False")
-    checked_stack = runner_source.check_stack(stack, organization)
+    checked_env = _check_env(args.env)
+    checked_resources = _check_resources(args.resources)
+    _check_int("backoff_limit", args.backoff_limit, minimum=0)
+    _check_int("active_deadline_seconds", args.active_deadline_seconds, minimum=1, allow_none=True)
+    _check_int("ttl_seconds_after_finished", args.ttl_seconds_after_finished, minimum=0, allow_none=True)
+    all_labels = _check_labels(args.labels, resource_name)
+    if not isinstance(args.skip_await, bool):
+        _fail("skip_await", f"{args.skip_await!r} is not a bool", "pass True or False")
+    checked_stack = runner_source.check_stack(args.stack, organization)
     source = runner_source.program_source(
-        working_dir=working_dir, copy_program_to_workspace=copy_program_to_workspace, git=git
+        working_dir=args.working_dir, copy_program_to_workspace=args.copy_program_to_workspace, git=args.git
     )
     user_volumes, user_mounts, user_env_from = runner_source.check_volumes(
-        volumes, volume_mounts, env_from, reserved_volumes=RESERVED_VOLUMES, reserved_paths=RESERVED_PATHS
+        args.volumes, args.volume_mounts, args.env_from, reserved_volumes=RESERVED_VOLUMES, reserved_paths=RESERVED_PATHS
     )
 
-    sa_name = service_account_name or resource_name
+    sa_name = args.service_account_name or resource_name
     names = RunnerNames(
         job_name=resource_name,
         config_map_name=f"{resource_name}-entrypoint",
         service_account_name=sa_name,
-        namespace=namespace,
-        subject=f"system:serviceaccount:{namespace}:{sa_name}",
+        namespace=args.namespace,
+        subject=f"system:serviceaccount:{args.namespace}:{sa_name}",
         audience=audience,
     )
     return RunnerSpec(
         resource_name=resource_name,
         organization=organization,
         names=names,
-        team=team,
-        user=user,
+        team=args.team,
+        user=args.user,
         expiration_seconds=expiration_seconds,
         commands=checked_commands,
-        image=image,
-        api_url=api_url,
+        image=args.image,
+        api_url=args.api_url,
         token_source=token_source,
         token_path=token_path,
-        token_expiration_seconds=token_expiration_seconds,
-        create_service_account=service_account_name is None,
+        token_expiration_seconds=args.token_expiration_seconds,
+        create_service_account=args.service_account_name is None,
         service_account_annotations=annotations,
         env=checked_env,
         resources=checked_resources,
-        backoff_limit=backoff_limit,
-        active_deadline_seconds=active_deadline_seconds,
-        ttl_seconds_after_finished=ttl_seconds_after_finished,
+        backoff_limit=args.backoff_limit,
+        active_deadline_seconds=args.active_deadline_seconds,
+        ttl_seconds_after_finished=args.ttl_seconds_after_finished,
         labels=all_labels,
-        skip_await=skip_await,
+        skip_await=args.skip_await,
         source=source,
         stack=checked_stack,
         volumes=tuple(user_volumes),
@@ -347,12 +323,14 @@ def runner_spec(
     )
 
 
-def runner_names(resource_name: str, **kwargs: Any) -> RunnerNames:
+def runner_names(
+    resource_name: str, args: RunnerArgs | None = None, *, organization: str, **kwargs: Any
+) -> RunnerNames:
     """The names, subject and audience an OidcLoginJob with these arguments will have.
 
-    Takes the component's arguments; useful to build a trust policy before the Job exists.
+    Takes what `runner_spec` takes; useful to build a trust policy before the Job exists.
     """
-    return runner_spec(resource_name, **kwargs).names
+    return runner_spec(resource_name, args, organization=organization, **kwargs).names
 
 
 def _check_commands(commands: Any) -> tuple[str, ...]:
@@ -715,6 +693,7 @@ def _pod_spec(spec: RunnerSpec) -> dict[str, Any]:
         "env": [{"name": name, "value": value} for name, value in _container_env(spec).items()],
         "resources": {kind: dict(amounts) for kind, amounts in spec.resources.items()},
         "securityContext": _container_security_context(),
+        "terminationMessagePolicy": TERMINATION_MESSAGE_POLICY,
         "volumeMounts": mounts,
     }
     if spec.env_from:
@@ -774,6 +753,7 @@ def _fetch_container(spec: RunnerSpec, git: GitSource) -> dict[str, Any]:
         "env": [{"name": "HOME", "value": HOME_DIR}],
         "resources": {kind: dict(amounts) for kind, amounts in spec.resources.items()},
         "securityContext": _container_security_context(),
+        "terminationMessagePolicy": TERMINATION_MESSAGE_POLICY,
         "volumeMounts": mounts,
     }
 
@@ -809,14 +789,17 @@ def manifests_for(spec: RunnerSpec) -> list[dict[str, Any]]:
     return manifests + [config_map_manifest(spec), job_manifest(spec)]
 
 
-def render_manifests(resource_name: str, **kwargs: Any) -> list[dict[str, Any]]:
+def render_manifests(
+    resource_name: str, args: RunnerArgs | None = None, *, organization: str, **kwargs: Any
+) -> list[dict[str, Any]]:
     """The manifests an OidcLoginJob with these arguments registers, as plain dicts.
 
-    Takes the component's arguments (resource_name, organization=..., ...); returns
+    Takes what `runner_spec` takes (resource_name, organization=..., and a `RunnerArgs` or the
+    component's keyword arguments); returns
     [ServiceAccount (unless service_account_name is given), ConfigMap, Job], ready for
     `manifests_to_yaml` or `kubectl apply`. Raises ValueError on a bad argument.
     """
-    return manifests_for(runner_spec(resource_name, **kwargs))
+    return manifests_for(runner_spec(resource_name, args, organization=organization, **kwargs))
 
 
 class _YamlDumper(yaml.SafeDumper):

@@ -23,7 +23,7 @@ from pulumi_oidc_trust.provider.policy import Policy, PolicyError, parse_policie
 
 from . import presets
 from .presets import GITHUB_ISSUER_URL, GITLAB_ISSUER_URL, Grant
-from .runner_manifests import EKS_ROLE_ARN_ANNOTATION
+from .runner_args import RunnerArgs
 from .trust import OidcLoginJobArgs
 
 PRESETS = ("github", "gitlab", "kubernetes", "circleci", "none")
@@ -338,21 +338,8 @@ def _runner(preset: str, v: _Values) -> tuple[OidcLoginJobArgs | None, Grant | N
             f"the runner logs in with its cluster's token, but preset {preset!r} trusts another issuer",
             "use preset kubernetes with issuerUrl set to the cluster's issuer (one stack per issuer)",
         )
-    kwargs: dict[str, Any] = {
-        "namespace": v.get("runnerNamespace") or "default",
-        "team": v.get("runnerTeam"),
-        "user": v.get("runnerUser"),
-        "expiration": v.get("runnerExpiration"),
-        "token": v.get("runnerToken") or "projected",
-    }
-    if v.get("runnerCommands") is not None:
-        kwargs["commands"] = v.get("runnerCommands")
-    if v.get("runnerImage") is not None:
-        kwargs["image"] = v.get("runnerImage")  # otherwise the runner's pinned default
-    if v.get("runnerRoleArn") is not None:
-        kwargs["service_account_annotations"] = {EKS_ROLE_ARN_ANNOTATION: v.get("runnerRoleArn")}
-    args = OidcLoginJobArgs(v.get("runnerName") or "pulumi-login", **kwargs)
-    organization_token = kwargs["team"] is None and kwargs["user"] is None
+    args = OidcLoginJobArgs(v.get("runnerName") or "pulumi-login", **_runner_kwargs(v))
+    organization_token = args.team is None and args.user is None
     grant = _grant(v, "a runner without runnerTeam or runnerUser") if organization_token else None
     if grant is not None and grant.token_type != "organization":
         raise StackConfigError(
@@ -363,3 +350,16 @@ def _runner(preset: str, v: _Values) -> tuple[OidcLoginJobArgs | None, Grant | N
     # Validate now, so a bad runner setting is reported by its key before anything is registered.
     _translate(lambda: presets.login_job(args.spec(v.required("organization")), grant=grant), "runner")
     return args, grant
+
+
+def _runner_kwargs(v: _Values) -> dict[str, Any]:
+    """The runner arguments that ``runner*`` keys set (``phrasing.CONFIG_KEYS``, the one mapping of
+    argument to key); an unset key leaves its argument to ``RunnerArgs``' default."""
+    kwargs: dict[str, Any] = {}
+    for argument, key in phrasing.CONFIG_KEYS["runner"].items():
+        value = v.get(key)
+        if argument not in RunnerArgs.names() or value is None:
+            continue
+        member = phrasing.CONFIG_VALUE_OF.get(("runner", argument))  # runnerRoleArn: one annotation
+        kwargs[argument] = {member: value} if member else value
+    return kwargs

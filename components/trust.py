@@ -3,6 +3,7 @@ login Job they admit, as one component."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,35 +17,37 @@ from pulumi_oidc_trust.provider.urls import issuer_url_problem
 
 from .presets import Grant, PresetError, login_job
 from .runner import OidcLoginJob
+from .runner_args import RunnerArgs
 from .runner_manifests import RunnerSpec, runner_spec
 
 
-class OidcLoginJobArgs:
+@dataclasses.dataclass(frozen=True)
+class OidcLoginJobArgs(RunnerArgs):
     """The arguments of an ``OidcLoginJob`` that ``OidcTrust`` creates after its policy.
 
     ``OidcLoginJobArgs("pulumi-login", namespace="ci", team="platform", commands=[...])`` takes
     the ``OidcLoginJob`` arguments except ``organization``, which the trust supplies (a runner
-    logging in to another organization than the one that trusts it could never log in).
-    ``opts`` are the Job component's own options (e.g. a Kubernetes ``provider``); the trust adds
-    ``parent`` and the dependency on its policy.
+    logging in to another organization than the one that trusts it could never log in): it is a
+    ``RunnerArgs`` (``components.runner_args``, the one list of those arguments) plus the resource
+    name and ``opts``, the Job component's own options (e.g. a Kubernetes ``provider``); the trust
+    adds ``parent`` and the dependency on its policy.
     """
 
-    def __init__(self, resource_name: str, *, opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> None:
-        if "organization" in kwargs:
+    resource_name: str
+    organization: dataclasses.InitVar[None] = dataclasses.field(default=None, kw_only=True)
+    """Refused: the runner logs in to the ``OidcTrust``'s organization."""
+    opts: pulumi.ResourceOptions | None = dataclasses.field(default=None, kw_only=True)
+
+    def __post_init__(self, organization: None) -> None:
+        if organization is not None:
             raise ValueError(
                 "organization: OidcLoginJobArgs takes no organization; the runner logs in to the "
                 "OidcTrust's organization, so remove it"
             )
-        self.resource_name = resource_name
-        self.opts = opts
-        self.kwargs = dict(kwargs)
 
     def spec(self, organization: str) -> RunnerSpec:
         """The runner's validated arguments (raises ValueError naming a bad one)."""
-        return runner_spec(self.resource_name, organization=organization, **self.kwargs)
-
-    def __repr__(self) -> str:
-        return f"OidcLoginJobArgs({self.resource_name!r}, **{self.kwargs!r})"
+        return runner_spec(self.resource_name, self, organization=organization)
 
 
 class OidcTrust(pulumi.ComponentResource):
@@ -164,7 +167,9 @@ class OidcTrust(pulumi.ComponentResource):
             job_opts = pulumi.ResourceOptions.merge(
                 pulumi.ResourceOptions(parent=self, depends_on=[self.policy]), runner.opts
             )
-            self.runner = OidcLoginJob(runner.resource_name, organization=organization, **runner.kwargs, opts=job_opts)
+            self.runner = OidcLoginJob(
+                runner.resource_name, organization=organization, **runner.as_kwargs(), opts=job_opts
+            )
 
         self.issuer_id = self.issuer.issuer_id
         self.policy_id = self.policy.policy_id

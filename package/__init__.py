@@ -25,7 +25,7 @@ _COMPONENTS = (
     "OidcLoginJob", "OidcLoginJobArgs", "OidcTrust", "Grant", "PresetError", "GITHUB_ISSUER_URL",
     "GITLAB_ISSUER_URL", "github_actions", "gitlab", "kubernetes", "circleci", "login_job", "runner_spec",
     "service_account_subject", "eks_issuer_url", "gke_issuer_url", "aks_issuer_url", "circleci_issuer_url",
-    "render_manifests", "manifests_to_yaml", "GitSource",
+    "render_manifests", "manifests_to_yaml", "GitSource", "RunnerArgs",
 )
 
 # Public name -> the subpackage that exports it.

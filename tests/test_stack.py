@@ -204,7 +204,7 @@ def test_organization_runner_takes_the_organization_grant():
     args = arguments(preset="kubernetes", issuerUrl="https://oidc.example.com", deployRunner=True,
                      grantType="organization", grantAdmin=True)  # fmt: skip
     assert args.runner_grant == Grant.organization(admin=True)
-    assert args.runner.kwargs["namespace"] == "default" and args.runner.kwargs["commands"] == ["pulumi whoami"]
+    assert args.runner.namespace == "default" and list(args.runner.commands) == ["pulumi whoami"]
 
 
 @pytest.mark.parametrize(
