@@ -36,7 +36,8 @@ class OidcLoginJob(pulumi.ComponentResource):
     `<name>-entrypoint`, ServiceAccount `<name>`), so `subject` and `audience` are known at
     preview and a trust policy can be generated from them.
 
-    Arguments (all keyword-only):
+    Arguments (all keyword-only; besides `organization`, the fields of `RunnerArgs` in
+    `components/runner_args.py`, the one definition of their names, types and defaults):
         organization: the Pulumi Cloud organization to log in to.
         namespace: where the children live (default "default").
         team / user: ask for a team or a personal token instead of an organization token

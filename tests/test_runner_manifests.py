@@ -270,6 +270,16 @@ def test_tuned_job_fields_and_skip_await():
     assert job["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
 
 
+@pytest.mark.parametrize("case", ["default", "git-ssh"])
+def test_a_failed_container_leaves_its_last_log_lines_in_the_pod_status(case):
+    # pulumi-kubernetes reports a failed Job's pods from their status; without this policy a
+    # container that writes no /dev/termination-log (bash, git) leaves an empty message there.
+    pod = pod_spec(render(case))
+    for each in pod["containers"] + pod.get("initContainers", []):
+        assert each["terminationMessagePolicy"] == "FallbackToLogsOnError", each["name"]
+    assert len(pod["containers"] + pod.get("initContainers", [])) == (2 if case == "git-ssh" else 1)
+
+
 def test_changing_the_script_changes_the_pod_template_so_the_job_runs_again():
     def template(**kwargs):
         return render({"organization": "acme", **kwargs})["Job"]["spec"]["template"]

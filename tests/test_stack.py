@@ -240,3 +240,22 @@ def test_config_errors_name_the_key(values, key, message):
     with pytest.raises(StackConfigError, match=f"^config {key}: .*{message}") as caught:
         arguments(**values)
     assert caught.value.key == key
+
+
+def test_the_runner_keys_defaults_are_the_components_defaults():
+    """A runner* key's declared default is the argument's default in RunnerArgs (one value), except
+    runnerExpiration: the stack asks for 1h where the component leaves the CLI's 2h."""
+    from pulumi_oidc_trust.components.runner_args import RunnerArgs
+    from pulumi_oidc_trust.provider.phrasing import CONFIG_KEYS
+
+    for argument, key in CONFIG_KEYS["runner"].items():
+        declared = DECLARED[key].get("default")
+        if argument not in RunnerArgs.names() or declared in ("", None) or key == "runnerExpiration":
+            continue
+        default = getattr(RunnerArgs, argument)
+        assert (list(default) if isinstance(default, tuple) else default) == declared, key
+    args = arguments(preset="kubernetes", issuerUrl="https://oidc.example.com", deployRunner=True,
+                     runnerTeam="platform", runnerNamespace="", runnerToken="", runnerCommands=None)  # fmt: skip
+    assert (args.runner.namespace, args.runner.token, args.runner.commands) == (
+        RunnerArgs.namespace, RunnerArgs.token, RunnerArgs.commands
+    ), "an unset key leaves the argument to the component"
