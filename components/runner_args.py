@@ -84,7 +84,7 @@ class RunnerArgs:
         return {name: getattr(self, name) for name in self.names()}
 
 
-def runner_args(args: RunnerArgs | None, kwargs: Mapping[str, Any]) -> RunnerArgs:
+def args_from(args: RunnerArgs | None, kwargs: Mapping[str, Any]) -> RunnerArgs:
     """``args``, or the ``RunnerArgs`` that ``kwargs`` name: how a function that takes either
     (``runner_spec(NAME, args, ...)`` or ``runner_spec(NAME, namespace=..., ...)``) gets one.
 

@@ -28,7 +28,7 @@ from pulumi_oidc_trust.provider.urls import api_url_problem
 from pulumi_oidc_trust.provider.wire import MAX_EXPIRATION, audience_for
 
 from . import runner_source
-from .runner_args import DEFAULT_IMAGE, RunnerArgs, runner_args
+from .runner_args import DEFAULT_IMAGE, RunnerArgs, args_from
 from .runner_source import NO_SOURCE, GitSource, ProgramSource
 
 # The service's ceiling for an exchanged token (an issuer's maxExpiration defaults to 25 h).
@@ -238,7 +238,7 @@ def runner_spec(
     see `OidcLoginJob` for their meaning. Returns a `RunnerSpec`; raises ValueError naming the
     first bad argument (TypeError for a name that is not an argument).
     """
-    args = runner_args(args, kwargs)
+    args = args_from(args, kwargs)
     _check_dns_label("resource_name", resource_name, what="resource name")
     # The ConfigMap name is the longest name derived from it.
     if len(resource_name) > 63 - len("-entrypoint"):

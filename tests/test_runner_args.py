@@ -68,6 +68,8 @@ def test_oidc_login_job_args_takes_the_runner_arguments_but_no_organization():
     assert next(iter(params)) == "resource_name" and list(params)[-1] == "opts"
     with pytest.raises(ValueError, match="organization: OidcLoginJobArgs takes no organization"):
         OidcLoginJobArgs("pulumi-login", organization="acme")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'namespce'"):
+        OidcLoginJobArgs("pulumi-login", namespce="ci")  # at once, not when the trust resolves it
 
 
 @pytest.mark.parametrize("function", [runner_spec, render_manifests, runner_names])
