@@ -14,7 +14,14 @@ arguments = stack_arguments(
     read_config(pulumi.Config()),
     default_name=f"{pulumi.get_project()}-{pulumi.get_stack()}",
 )
-trust = OidcTrust("trust", **arguments.trust_kwargs())
+options = None
+if arguments.runner_kubeconfig is not None:
+    # An explicit provider for the runner's cluster (runnerKubeconfig); its children inherit it.
+    import pulumi_kubernetes as k8s
+
+    cluster = k8s.Provider("runner-cluster", kubeconfig=arguments.runner_kubeconfig)
+    options = pulumi.ResourceOptions(providers={"kubernetes": cluster})
+trust = OidcTrust("trust", **arguments.trust_kwargs(), opts=options)
 
 pulumi.export("issuerId", trust.issuer_id)
 pulumi.export("policyId", trust.policy_id)

@@ -66,6 +66,9 @@ CONFIG_TYPES: dict[str, str] = {
     "runnerImage": "string",
     "runnerToken": "string",
     "runnerRoleArn": "string",
+    "runnerKubeconfig": "string",
+    "runnerSkipAwait": "boolean",
+    "runnerActiveDeadlineSeconds": "integer",
     # Structured values: stack config objects, not declared in Pulumi.yaml (no 'object' type there).
     "issuerThumbprints": "array",
     "policies": "object",
@@ -100,9 +103,13 @@ class StackArguments:
     jwks: dict[str, Any] | None = None
     thumbprints: list[str] | None = None
     fix_phrasing: str = "config"
+    runner_kubeconfig: str | None = None
+    """The runner's cluster (a kubeconfig path or contents) for an explicit Kubernetes provider;
+    None: pulumi-kubernetes' default provider. Not an OidcTrust argument: ``__main__`` uses it."""
 
     def trust_kwargs(self) -> dict[str, Any]:
-        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+                if field.name != "runner_kubeconfig"}
 
 
 def read_config(config: Any) -> dict[str, Any]:
@@ -149,6 +156,7 @@ def stack_arguments(values: Mapping[str, Any], *, default_name: str) -> StackArg
         runner_grant=runner_grant,
         jwks=_jwks(v),
         thumbprints=_thumbprints(v),
+        runner_kubeconfig=v.get("runnerKubeconfig") if runner is not None else None,
     )
 
 

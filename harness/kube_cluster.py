@@ -1,10 +1,12 @@
-"""A real Kubernetes control plane on loopback for tests: etcd + kube-apiserver, no kubelet.
+"""A real Kubernetes control plane on loopback for tests: etcd, kube-apiserver and
+kube-controller-manager; no kubelet.
 
 In the spirit of controller-runtime's envtest: ``LocalCluster(tools, workdir).start()`` writes a
 generated CA and serving certificate, a service-account signing key pair and a static admin
-token, starts etcd and kube-apiserver (binaries from ``make k8s``, found by ``find_kube_tools``)
-on free loopback ports, waits for ``/readyz`` and returns a ``ClusterInfo`` (server URL, CA file,
-admin token, issuer, start-up time). ``stop()`` ends both processes, also after a failed start.
+token, starts etcd, kube-apiserver and kube-controller-manager (binaries from ``make k8s``, found
+by ``find_kube_tools``) on free loopback ports, waits for each to be ready and returns a
+``ClusterInfo`` (server URL, CA file, admin token, kubeconfig, issuer, start-up time). ``stop()``
+ends every process it started, also after a failed start.
 
 The API server is configured like a small public cluster:
 - RBAC (AlwaysAllow would switch anonymous authentication off), Pod Security and ServiceAccount
@@ -15,12 +17,15 @@ The API server is configured like a small public cluster:
 - anonymous read of ``/.well-known/openid-configuration`` and ``/openid/v1/jwks`` (a
   ClusterRoleBinding of ``system:service-account-issuer-discovery`` to
   ``system:unauthenticated``), as a cluster whose issuer Pulumi Cloud verifies must allow.
-No controller manager runs: no Job ever makes a Pod, there is no garbage collector, no
-``default`` ServiceAccount and namespaces are never finally deleted.
+The controller manager makes what pulumi-kubernetes relies on real: the garbage collector
+(its deletes use Foreground propagation, which never finishes without one), the Job controller
+(Pods are created from a Job and stay Pending: no scheduler or kubelet runs here), the
+``default`` ServiceAccount of each namespace and namespace deletion.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
 import dataclasses
@@ -53,21 +58,27 @@ DISCOVERY_BINDING = "oidc-trust-anonymous-issuer-discovery"
 
 @dataclasses.dataclass(frozen=True)
 class KubeTools:
-    """The two binaries and the Kubernetes version kube-apiserver reports."""
+    """The control plane's binaries and the Kubernetes version kube-apiserver reports."""
 
     kube_apiserver: Path
     etcd: Path
+    kube_controller_manager: Path
     version: str
+
+
+def find_tool(name: str) -> Path | None:
+    """One binary of ``make k8s``: ``.tools/bin`` first, then PATH."""
+    linked = TOOLS_BIN / name
+    return linked if linked.exists() else (Path(p) if (p := shutil.which(name)) else None)
 
 
 def find_kube_tools() -> tuple[KubeTools | None, str]:
     """(the tools, "") or (None, why there are none): ``.tools/bin`` (``make k8s``), then PATH."""
     found: dict[str, Path] = {}
-    for name in ("kube-apiserver", "etcd"):
-        linked = TOOLS_BIN / name
-        path = linked if linked.exists() else (Path(p) if (p := shutil.which(name)) else None)
+    for name in ("kube-apiserver", "etcd", "kube-controller-manager"):
+        path = find_tool(name)
         if path is None:
-            return None, f"no {name}: run `make k8s` (needs Go 1.26+) to build kube-apiserver and etcd"
+            return None, f"no {name}: run `make k8s` (needs Go 1.26+) to build the control plane"
         found[name] = path
     try:
         out = subprocess.run([str(found["kube-apiserver"]), "--version"], capture_output=True, text=True, timeout=60)
@@ -76,7 +87,7 @@ def find_kube_tools() -> tuple[KubeTools | None, str]:
     version = out.stdout.strip().removeprefix("Kubernetes ")
     if out.returncode != 0 or not version.startswith("v1."):
         return None, f"{found['kube-apiserver']} --version said {out.stdout.strip()!r}"
-    return KubeTools(found["kube-apiserver"], found["etcd"], version), ""
+    return KubeTools(found["kube-apiserver"], found["etcd"], found["kube-controller-manager"], version), ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,8 +102,10 @@ class ClusterInfo:
     """A static bearer token of a ``system:masters`` user."""
     version: str
     startup_seconds: float
-    """From the first process start to ``/readyz`` answering 200, bootstrap included."""
+    """From the first process start to the controller manager's first ServiceAccount, bootstrap included."""
     workdir: str
+    kubeconfig: str = ""
+    """A kubeconfig file for the admin user (what a Pulumi Kubernetes ``Provider`` is given)."""
 
     @property
     def issuer(self) -> str:
@@ -187,8 +200,25 @@ class LocalCluster:
         token = files["admin-token"]
         ca = str(files["ca.pem"])
         self._wait("kube-apiserver", lambda: _http_ok(f"{server}/readyz", ca, token), started)
-        self.info = ClusterInfo(server, ca, token, self.tools.version, 0.0, str(self.workdir))
+        kubeconfig = self.workdir / "admin.kubeconfig"
+        kubeconfig.write_text(admin_kubeconfig(server, files["ca.pem"].read_bytes(), token))
+        kubeconfig.chmod(0o600)
+        self.info = ClusterInfo(server, ca, token, self.tools.version, 0.0, str(self.workdir), str(kubeconfig))
         self._bootstrap()
+
+        # Every controller at its defaults, acting with the admin's credentials (one user is enough
+        # for a test cluster); the root CA is what it publishes as kube-root-ca.crt in every namespace.
+        self._spawn("kube-controller-manager", [
+            str(self.tools.kube_controller_manager),
+            f"--kubeconfig={kubeconfig}", f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1", f"--secure-port={free_port()}",
+            "--leader-elect=false", "--use-service-account-credentials=false",
+            f"--root-ca-file={files['ca.pem']}", f"--service-account-private-key-file={files['sa.key']}",
+            "--cluster-signing-duration=1h", "--profiling=false", "--v=1",
+        ])  # fmt: skip
+        self._wait("kube-controller-manager", lambda: _exists(self.info, "/api/v1/namespaces/default/serviceaccounts/default"),
+                   started)  # fmt: skip
         self.info = dataclasses.replace(self.info, startup_seconds=round(time.monotonic() - started, 2))
         return self.info
 
@@ -264,8 +294,8 @@ class LocalCluster:
     # -- stop -------------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """kube-apiserver first, then etcd; SIGTERM, then SIGKILL after 15 s. Idempotent."""
-        for name in ("kube-apiserver", "etcd"):
+        """The controller manager, then kube-apiserver, then etcd; SIGTERM, then SIGKILL after 15 s. Idempotent."""
+        for name in ("kube-controller-manager", "kube-apiserver", "etcd"):
             process = self.processes.pop(name, None)
             if process is None or process.poll() is not None:
                 continue
@@ -288,6 +318,25 @@ def _http_ok(url: str, ca_path: str | None, token: str | None) -> bool:
             return response.status == 200
     except (OSError, urllib.error.URLError):
         return False
+
+
+def admin_kubeconfig(server: str, ca_pem: bytes, token: str) -> str:
+    """A kubeconfig (JSON is YAML) for the admin user of one cluster: server, CA data, bearer token."""
+    return json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "oidc-trust-test",
+        "clusters": [{"name": "oidc-trust-test", "cluster": {
+            "server": server, "certificate-authority-data": base64.b64encode(ca_pem).decode()}}],
+        "users": [{"name": ADMIN_USER, "user": {"token": token}}],
+        "contexts": [{"name": "oidc-trust-test", "context": {"cluster": "oidc-trust-test", "user": ADMIN_USER}}],
+    }, indent=1)  # fmt: skip
+
+
+def _exists(info: ClusterInfo | None, path: str) -> bool:
+    try:
+        admin_request(info, "GET", path)
+    except (OSError, urllib.error.URLError):
+        return False
+    return True
 
 
 def admin_request(info: ClusterInfo, method: str, path: str, body: dict | None = None) -> dict:

@@ -8,6 +8,7 @@ needs 3.216 or newer with a Python language host beside it or on PATH.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -58,6 +59,48 @@ def find_cli() -> tuple[Cli | None, str]:
             return None, f"{pulumi} has no pulumi-language-python beside it or on PATH"
         return Cli(bin_dir, version), ""
     return None, "no usable Pulumi CLI"
+
+
+@dataclasses.dataclass(frozen=True)
+class Plugin:
+    """A resource plugin binary and the version the stack's SDK asks the engine for."""
+
+    name: str
+    path: Path
+    version: str
+
+
+def kubernetes_sdk_version() -> str:
+    """The plugin version the installed pulumi-kubernetes SDK asks for (its pulumi-plugin.json)."""
+    from importlib import resources
+
+    return json.loads(resources.files("pulumi_kubernetes").joinpath("pulumi-plugin.json").read_text())["version"]
+
+
+def find_kubernetes_plugin() -> tuple[Plugin | None, str]:
+    """(the plugin, "") or (None, why there is none): ``.tools/bin`` (``make pulumi-kubernetes``),
+    then PATH. It must be built for the SDK's version: the engine looks the plugin up by exactly that."""
+    name = "pulumi-resource-kubernetes"
+    linked = TOOLS_BIN / name
+    path = linked if linked.exists() else (Path(p) if (p := shutil.which(name)) else None)
+    if path is None:
+        return None, f"no {name}: run `make pulumi-kubernetes` (needs Go 1.26+) to build the Kubernetes plugin"
+    version = kubernetes_sdk_version()
+    built = path.resolve()
+    if linked.exists() and f"pulumi-kubernetes-v{version}-" not in str(built):
+        return None, f"{built} is not built for pulumi-kubernetes {version}: run `make pulumi-kubernetes`"
+    return Plugin("kubernetes", built, version), ""
+
+
+def install_plugin(pulumi_home: Path, plugin: Plugin) -> Path:
+    """Put ``plugin`` in ``pulumi_home``'s plugin cache at its exact version (a link, not a copy),
+    where the engine finds it with no plugin on PATH and no download."""
+    folder = pulumi_home / "plugins" / f"resource-{plugin.name}-v{plugin.version}"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"pulumi-resource-{plugin.name}"
+    if not target.exists():
+        target.symlink_to(plugin.path)
+    return target
 
 
 def cli_environment(cli: Cli, home: Path, pulumi_home: Path, extra: Mapping[str, str] = {}) -> dict[str, str]:

@@ -48,6 +48,7 @@ CONFIG_KEYS: dict[str, dict[str, str]] = {
         "resource_name": "runnerName", "namespace": "runnerNamespace", "commands": "runnerCommands",
         "team": "runnerTeam", "user": "runnerUser", "expiration": "runnerExpiration", "image": "runnerImage",
         "token": "runnerToken", "service_account_annotations": "runnerRoleArn", "grant": "grantType",
+        "skip_await": "runnerSkipAwait", "active_deadline_seconds": "runnerActiveDeadlineSeconds",
     },
 }  # fmt: skip
 """Stack config key of each (context, Python argument); context ``*`` applies everywhere."""

@@ -18,6 +18,7 @@ from harness.dynamic_host import ROOT
 
 TOOLS = ROOT / "tools" / "pulumi"
 K8S = ROOT / "tools" / "k8s"
+K8S_PLUGIN = ROOT / "tools" / "pulumi-kubernetes"
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"
 
 
@@ -51,9 +52,13 @@ def test_the_kubernetes_wrapper_maps_every_staging_module_to_the_release_version
     assert versions["GOTOOLCHAIN"] == "local"
     release, staging = versions["KUBERNETES_VERSION"], versions["KUBERNETES_STAGING_VERSION"]
     assert re.fullmatch(r"v1\.\d+\.\d+", release) and staging == "v0." + release.removeprefix("v1.")
-    go_mod = (K8S / "kube-apiserver" / "go.mod").read_text()
+    go_mod = (K8S / "kubernetes" / "go.mod").read_text()
     assert re.findall(r"^\s*k8s\.io/kubernetes (\S+)", go_mod, re.M) == [release]
-    assert "tool k8s.io/kubernetes/cmd/kube-apiserver" in go_mod
+    # Every command build.sh builds (KUBE_TOOLS) is a tool of the one wrapper module, so go.sum covers it.
+    tools = re.fullmatch(r"\((.*)\)", versions["KUBE_TOOLS"]).group(1).split()
+    assert tools == ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet"]
+    (tool_block,) = re.findall(r"^tool \((.*?)\)", go_mod, re.M | re.S)
+    assert tool_block.split() == [f"k8s.io/kubernetes/cmd/{tool}" for tool in tools]
     replaces = re.findall(r"^\s*(k8s\.io/[\w.-]+) => (k8s\.io/[\w.-]+) (\S+)$", go_mod, re.M)
     assert len(replaces) >= 33  # 1.36: 31 older staging modules + cri-streaming + streaming
     assert all(source == target and version == staging for source, target, version in replaces), replaces
@@ -64,12 +69,27 @@ def test_the_kubernetes_wrapper_maps_every_staging_module_to_the_release_version
     assert re.findall(r"^\s*go\.etcd\.io/etcd/server/v3 (\S+)", etcd_mod, re.M) == [versions["ETCD_VERSION"]]
     assert "tool go.etcd.io/etcd/server/v3" in etcd_mod and "replace" not in etcd_mod
     assert _go_line_fits_the_machine(etcd_mod)
-    for folder, module, version in (("kube-apiserver", "k8s.io/kubernetes", release),
+    for folder, module, version in (("kubernetes", "k8s.io/kubernetes", release),
                                     ("etcd", "go.etcd.io/etcd/server/v3", versions["ETCD_VERSION"])):  # fmt: skip
         assert (K8S / folder / "go.sum").read_text().count(f"{module} {version}") == 2, folder
 
 
-@pytest.mark.parametrize("folder", [TOOLS, K8S], ids=["pulumi", "k8s"])
+def test_the_kubernetes_plugin_is_the_release_the_python_sdk_asks_for():
+    versions = _versions(K8S_PLUGIN)
+    assert versions["GOTOOLCHAIN"] == "local"
+    go_mod = (K8S_PLUGIN / "go.mod").read_text()
+    module = "github.com/pulumi/pulumi-kubernetes/provider/v4"
+    assert re.findall(rf"^(?:require )?\s*{re.escape(module)} (\S+)", go_mod, re.M) == [versions["PROVIDER_MODULE_VERSION"]]
+    assert (K8S_PLUGIN / "go.sum").read_text().count(f"{module} {versions['PROVIDER_MODULE_VERSION']}") == 2
+    # Its own module: the provider's pulumi dependencies stay at what it was released with.
+    assert re.findall(r"^\s*github\.com/pulumi/pulumi/pkg/v3 (\S+)", go_mod, re.M) == ["v3.215.0"]
+    assert _go_line_fits_the_machine(go_mod)
+    # The engine asks for the plugin at the Python SDK's version: the lock pins that same release.
+    lock = (ROOT / "requirements.lock").read_text()
+    assert re.findall(r"^pulumi-kubernetes==(\S+) ", lock, re.M) == [versions["PULUMI_KUBERNETES_VERSION"]]
+
+
+@pytest.mark.parametrize("folder", [TOOLS, K8S, K8S_PLUGIN], ids=["pulumi", "k8s", "pulumi-kubernetes"])
 def test_the_build_script_is_shellcheck_clean(folder):
     out = subprocess.run([str(SHELLCHECK), "-x", str(folder / "build.sh")], cwd=folder, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout
@@ -81,7 +101,9 @@ def test_nothing_built_is_committed_and_the_link_folder_is_ignored():
         "tools/pulumi/build.sh", "tools/pulumi/go.mod", "tools/pulumi/go.sum", "tools/pulumi/versions.env",
         "tools/pulumi/pulumi-language-python/main.go",
         "tools/k8s/build.sh", "tools/k8s/versions.env",
-        "tools/k8s/kube-apiserver/go.mod", "tools/k8s/kube-apiserver/go.sum",
+        "tools/k8s/kubernetes/go.mod", "tools/k8s/kubernetes/go.sum",
+        "tools/pulumi-kubernetes/build.sh", "tools/pulumi-kubernetes/go.mod", "tools/pulumi-kubernetes/go.sum",
+        "tools/pulumi-kubernetes/versions.env", "tools/pulumi-kubernetes/pulumi-resource-kubernetes/main.go",
         "tools/k8s/etcd/go.mod", "tools/k8s/etcd/go.sum",
     ])
     assert ".tools/" in (ROOT / ".gitignore").read_text().splitlines()

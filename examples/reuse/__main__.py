@@ -7,6 +7,9 @@ names and ids with yours.
 
 `pulumi config set deployRunner false` keeps the runner's trust but creates no Job (no cluster
 needed: the Job's own policy is built from the same arguments with `login_job(runner.spec(...))`).
+The Job goes to the cluster of `kubeconfig` (a path or the contents) through an explicit Kubernetes
+provider, else to pulumi-kubernetes' default one (KUBECONFIG, ~/.kube/config); `pulumi up` waits
+for it to complete unless `runnerSkipAwait` is true.
 """
 
 import pulumi
@@ -24,6 +27,12 @@ from pulumi_oidc_trust import (
 config = pulumi.Config()
 organization = config.require("organization")
 deploy_runner = config.get_bool("deployRunner") is not False  # default: create the Job
+kubeconfig = config.get("kubeconfig")
+cluster_provider = None
+if deploy_runner and kubeconfig:
+    import pulumi_kubernetes as k8s
+
+    cluster_provider = k8s.Provider("gke-prod", kubeconfig=kubeconfig)
 
 runner = OidcLoginJobArgs(
     "env-audit",
@@ -31,6 +40,8 @@ runner = OidcLoginJobArgs(
     team="platform",
     expiration="30m",
     commands=["pulumi whoami --verbose", "pulumi env ls"],
+    skip_await=bool(config.get_bool("runnerSkipAwait")),
+    opts=pulumi.ResourceOptions(providers=[cluster_provider]) if cluster_provider else None,
 )
 cluster = OidcTrust(
     "gke-prod",

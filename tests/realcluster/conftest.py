@@ -1,4 +1,4 @@
-"""Real-cluster tests: a real kube-apiserver + etcd (``make k8s``) on loopback, no kubelet.
+"""Real-cluster tests: real kube-apiserver, etcd and kube-controller-manager (`make k8s`) on loopback, no kubelet.
 
 One API server per test run, shared by the pytest-xdist workers through a file lock
 (``harness.kube_cluster.SharedCluster``); it is stopped by the process that started it once
@@ -76,6 +76,8 @@ class Kube:
         config.api_key_prefix = {"BearerToken": "Bearer"}
         self.api = k8s_client.ApiClient(config)
         self.core = k8s_client.CoreV1Api(self.api)
+        self.batch = k8s_client.BatchV1Api(self.api)
+        self.kubeconfig_path = info.kubeconfig
         self.dynamic = DynamicClient(self.api, cache_file=cache_file)
 
     def close(self) -> None:
@@ -91,7 +93,7 @@ class Kube:
         return json.loads(response.data), list(response.headers.getlist("Warning"))
 
     def namespace(self, prefix: str, labels: Mapping[str, str] = RESTRICTED) -> str:
-        """A fresh namespace (never deleted: without a controller manager it would stay Terminating)."""
+        """A fresh namespace (left for the cluster's end: the cluster is the test run's own)."""
         name = f"{prefix}-{secrets.token_hex(3)}"
         self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": dict(labels)}})
         return name

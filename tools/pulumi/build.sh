@@ -19,7 +19,8 @@ finish() {
     # .tools/bin holds one link per tool (`make k8s` links kube-apiserver and etcd there too).
     [ -L "$link_dir" ] && rm -f "$link_dir"
     mkdir -p "$link_dir"
-    rm -f "$link_dir"/pulumi*
+    # Only this build's own links (`make pulumi-kubernetes` links pulumi-resource-kubernetes here).
+    rm -f "$link_dir"/pulumi "$link_dir"/pulumi-language-python* "$link_dir"/pulumi-resource-pulumi-python
     for tool in "$1"/*; do
         ln -sfn "$tool" "$link_dir/${tool##*/}"
     done
