@@ -26,10 +26,10 @@ import keyword
 import math
 import os
 import pprint
+import secrets
 import shlex
 import shutil
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -353,20 +353,15 @@ def write_program(out: Path, files: dict[str, str]) -> None:
             blobs[name] = text.encode("utf-8")
         except UnicodeEncodeError as e:  # a bug: every string from the service is escaped
             raise InputError(f"--out '{shown(out)}': {name} would hold {e.reason}; nothing was written") from None
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
-        raise InputError(
-            f"--out '{shown(out)}' already holds {', '.join(shown(n) for n in held[:5]) or 'a file of that name'}"
-            f"{', ...' if len(held) > 5 else ''}; give an empty or new folder"
-        )
+    check_out(out)
     made = [p for p in [out.parent, *out.parent.parents] if not p.exists()]  # deepest first
     staging, done = None, False
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        staging = out.parent / f".{out.name}.{secrets.token_hex(6)}.partial"
+        staging.mkdir()  # fails rather than reuse anything
         for name, blob in blobs.items():
             (staging / name).write_bytes(blob)
-        os.chmod(staging, 0o777 & ~_umask())  # as mkdir would make it (mkdtemp makes 0700)
         os.replace(staging, out)  # onto a new or an empty folder only
         done = True
     except OSError as e:
@@ -383,10 +378,16 @@ def write_program(out: Path, files: dict[str, str]) -> None:
                     break
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def check_out(out: Path) -> None:
+    """``--out`` must be a new or an empty folder (``InputError`` otherwise)."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out '{shown(out)}' is a file; give an empty or new folder")
+    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if held:
+        raise InputError(
+            f"--out '{shown(out)}' already holds {', '.join(shown(n) for n in held[:5])}"
+            f"{', ...' if len(held) > 5 else ''}; give an empty or new folder"
+        )
 
 
 def documents_text(report: model.OrgAudit) -> str:
@@ -398,7 +399,9 @@ def documents_text(report: model.OrgAudit) -> str:
 def cmd_import(args: argparse.Namespace) -> int:
     if not args.print and not args.out:
         raise InputError("give --out DIR (where to write the program), or --print to print the documents only")
-    requirement = None if args.print else installed_requirement()  # before anything is read or written
+    if not args.print:  # before anything is read or written
+        requirement = installed_requirement()
+        check_out(Path(args.out))
     pairs = fetch(args.api_url, args.org, args.issuer or None)
     report = model.audit_organization(args.org, pairs)
     if args.print:

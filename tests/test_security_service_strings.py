@@ -234,6 +234,14 @@ def test_audit_text_of_hostile_names_keeps_the_verdict_visible(hostile_org, caps
     assert "gh\\nprint('INJECTED-LF')  https://" in out and "ok\\u2028\\x85\\x1b[2J  https://" in out
 
 
+def test_an_error_quoting_hostile_names_is_one_printable_line(hostile_org, capsys):
+    code = main(["import", "--org", audit_seed.ORG, "--api-url", hostile_org.base_url, "--print", "--issuer", "no-such-id"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no-such-id" in err  # the message lists the organization's issuers by name
+    assert "(ok \\x1b[2J)" in err and "(gh print('INJECTED-LF'))" in err  # line breaks: one space
+    assert err.endswith("\n") and err[:-1].isprintable()
+
+
 def test_a_lone_surrogate_is_refused_and_nothing_is_written(hostile_org, capsys, tmp_path):
     with hostile_org.app.store.transaction() as state:
         issuer = next(i for i in state.data["issuers"].values() if i["name"] == "lambda")
