@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import shlex
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -27,6 +28,7 @@ import yaml
 from pulumi_oidc_trust.provider import audit as model
 from pulumi_oidc_trust.provider import settings as settings_mod
 from pulumi_oidc_trust.provider.client import PulumiCloudClient, PulumiCloudError
+from pulumi_oidc_trust.provider.display import shown
 from pulumi_oidc_trust.provider.lint import RULES, Finding, WaiverError, parse_service_time
 from pulumi_oidc_trust.provider.urls import api_url_problem
 
@@ -82,9 +84,14 @@ class DocumentFile:
 
 
 def document_file(item: model.IssuerAudit, name: str) -> DocumentFile:
+    """The issuer's document as YAML. The service's strings reach the header comment only through
+    ``shown`` (one line each, so no line break adds a key or moves the SARIF line numbers) and the
+    body only through ``yaml.safe_dump`` (which escapes what is not printable ASCII)."""
+    lint_again = shlex.join(["oidc-trust", "lint", "--policies", "THIS_FILE", "--issuer", shown(item.url),
+                             "--org", shown(item.organization)])
     header = [
-        f"# OIDC issuer '{item.name}' of Pulumi Cloud organization {item.organization}, as the service holds it.",
-        f"# Lint it again: oidc-trust lint --policies THIS_FILE --issuer {item.url} --org {item.organization}",
+        f"# OIDC issuer '{shown(item.name)}' of Pulumi Cloud organization {shown(item.organization)}, as the service holds it.",
+        f"# Lint it again: {lint_again}",
     ]
     if item.meaning:
         header.append(f"# This is {item.meaning}.")
@@ -124,8 +131,8 @@ def last_used_text(item: model.IssuerAudit, now: datetime) -> str:
         return "last used: not reported"
     at = parse_service_time(item.last_used)
     if at is None:
-        return f"last used: {item.last_used}"
-    return f"last used: {item.last_used} ({(now - at).days} days ago)"
+        return f"last used: {shown(item.last_used)}"
+    return f"last used: {shown(item.last_used)} ({(now - at).days} days ago)"
 
 
 def _verdict_line(report: model.OrgAudit) -> str:
@@ -158,24 +165,26 @@ def use_colour(stream: TextIO, environ: Mapping[str, str] = os.environ) -> bool:
 
 
 def render_text(report: model.OrgAudit, *, colour: bool = False, now: datetime | None = None) -> str:
+    """The report for a person. Every string that is not ours (names, URLs, ids, the findings,
+    which quote the policies) goes through ``shown``: the only escapes on a line are our colours."""
     now = now or datetime.now(timezone.utc)
     paint = _Paint(colour)
-    lines = [paint(_verdict_line(report), "bold"), ""]
+    lines = [paint(shown(_verdict_line(report)), "bold"), ""]
     for item in report.issuers:
-        lines.append(paint(f"{item.name}", "bold") + f"  {item.url}  (id {item.id})")
+        lines.append(paint(shown(item.name), "bold") + f"  {shown(item.url)}  (id {shown(item.id)})")
         lines.append(f"  {last_used_text(item, now)}")
         if item.meaning:
             lines.append(f"  document: {item.meaning}")
         elif item.document == model.UNREADABLE:
-            lines.append(f"  document: could not be read: {item.problem}")
+            lines.append(f"  document: could not be read: {shown(item.problem)}")
         else:
             count = len(item.policies)
             lines.append(f"  document: {count} polic{'y' if count == 1 else 'ies'}, version {item.version}")
         for f in item.findings:
-            lines.append(f"  {paint(f'{f.id} {f.severity:<7}', f.severity)} {f.message}")
-            lines.append(f"      fix: {model.console_fix(f, item.name)}")
+            lines.append(f"  {paint(f'{f.id} {f.severity:<7}', f.severity)} {shown(f.message)}")
+            lines.append(f"      fix: {shown(model.console_fix(f, item.name))}")
         for f in item.waived:
-            lines.append(f"  {f.id} waived  : {f.waiver}")
+            lines.append(f"  {f.id} waived  : {shown(f.waiver)}")
         lines.append(f"  verdict: {paint(item.verdict, item.verdict)}")
         lines.append("")
     if not report.issuers:
@@ -235,7 +244,9 @@ def render_sarif(
     report: model.OrgAudit, files: Mapping[str, DocumentFile] | None = None, out: str | None = None
 ) -> dict[str, Any]:
     """SARIF 2.1.0: one run, the catalog's rules, one result per active finding (waived ones
-    carry a suppression). Locations are the ``--out`` files (``uriBaseId`` AUDITROOT, DIR)."""
+    carry a suppression). Locations are the ``--out`` files (``uriBaseId`` AUDITROOT, DIR).
+    What a viewer shows (message, logical location) goes through ``shown``; ``properties`` keep
+    the service's exact values, as ``--format json`` does (JSON escapes them)."""
     if files is None:
         names = model.issuer_slugs(report.issuers)
         files = {item.id: document_file(item, names[item.id]) for item in report.issuers}
@@ -250,11 +261,12 @@ def render_sarif(
             else:
                 start, end = doc.issuer_line, doc.issuer_line
                 logical = f"{item.organization}/{item.name}"
+            logical = shown(logical)
             result: dict[str, Any] = {
                 "ruleId": f.id,
                 "ruleIndex": rule_ids.index(f.id),
                 "level": SARIF_LEVEL[f.severity],
-                "message": {"text": f"{f.message} Fix: {model.console_fix(f, item.name)}"},
+                "message": {"text": shown(f"{f.message} Fix: {model.console_fix(f, item.name)}")},
                 "locations": [
                     {
                         "physicalLocation": {

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 import yaml
 
 from pulumi_oidc_trust.provider import wire
+from pulumi_oidc_trust.provider.display import shown
 from pulumi_oidc_trust.provider.duration import parse_duration
 from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, exchange
 from pulumi_oidc_trust.provider.phrasing import ArgumentError
@@ -566,7 +567,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """An error message as one printable line: runs of whitespace (line breaks included) become one
+    space, and what is left that a terminal would act on (ESC, NUL, surrogates) is escaped, since
+    messages quote names and answers from the service."""
+    return shown(" ".join(text.split()))
 
 
 if __name__ == "__main__":
