@@ -376,6 +376,14 @@ def check_stack(stack: Any, organization: str) -> str | None:
 # Pass-through volumes, mounts and envFrom
 
 
+RESTRICTED_VOLUME_TYPES = (
+    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret",
+)  # fmt: skip
+"""The only volume sources Pod Security "restricted" admits (kubernetes.io/docs/concepts/security/
+pod-security-standards, "Volume Types"): everything else (hostPath, gitRepo, nfs, iscsi, a made-up
+key, ...) is refused here, at preview, before a cluster refuses the Job."""
+
+
 def check_volumes(
     volumes: Any, volume_mounts: Any, env_from: Any, *, reserved_volumes: Sequence[str], reserved_paths: Sequence[str]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -394,11 +402,12 @@ def check_volumes(
         kinds = set(volume) - {"name"}
         if len(kinds) != 1:
             _fail("volumes", f"{name!r} has {len(kinds)} volume sources {sorted(kinds)}", "give each volume exactly one source")
-        if "hostPath" in kinds:
+        kind = next(iter(kinds))
+        if kind not in RESTRICTED_VOLUME_TYPES:
             _fail(
                 "volumes",
-                f"{name!r} is a hostPath, which Pod Security 'restricted' refuses",
-                "use a persistentVolumeClaim, configMap, secret, csi or emptyDir volume",
+                f"{name!r} is a {kind!r} volume, which Pod Security 'restricted' refuses",
+                f"use one of the volume types it allows: {', '.join(RESTRICTED_VOLUME_TYPES)}",
             )
     checked_mounts = _dict_list("volume_mounts", volume_mounts, "[{'name': 'config', 'mountPath': '/etc/infra'}]")
     for mount in checked_mounts:

@@ -22,6 +22,7 @@ from pulumi_oidc_trust.provider.policy import (
     has_literal,
     parse_policies,
 )
+from pulumi_oidc_trust.provider.wire import POLICY_VERSION_STEP
 
 from . import errors
 from .errors import ApiError, bad_request
@@ -243,7 +244,8 @@ class Api:
             return Reply(200, policy_json(record))
 
     def update_policy(self, call: Call) -> Reply:
-        """PATCH: replaces the whole ordered list and bumps ``version``."""
+        """PATCH: replaces the whole ordered list and moves ``version`` by ``POLICY_VERSION_STEP``
+        (one), atomically with the write: the answer's version counts every write since the caller's read."""
         org = self.authorize_org(call)
         body = _object(call.json())
         wire = _validated_policies(body.get("policies"))
@@ -252,7 +254,7 @@ class Api:
             if record is None:
                 raise ApiError(404, errors.POLICY_NOT_FOUND)
             record["policies"] = wire
-            record["version"] += 1
+            record["version"] += POLICY_VERSION_STEP
             record["modified"] = timestamp()
             return Reply(200, policy_json(record))
 

@@ -15,6 +15,11 @@ One document, one owner (``takeover_refusal`` and ``release_refusal`` are the ru
   only while the service's ``version`` is still the one this resource wrote; a document written
   since is left alone, with one line on the provider's stderr saying why.
 
+The service has no conditional write: each of these GETs the document, decides, then PATCHes
+unconditionally. A write by someone else in between is seen afterwards, in the PATCH's answer
+(``write_conflict``, under the assumption ``wire.POLICY_VERSION_STEP``), and reported as a
+``ConcurrentChangeError``: the other write was replaced (create, update) or closed (delete).
+
 The import path of ``OidcIssuerPolicyProvider`` is a permanent API.
 """
 
@@ -27,6 +32,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from . import policy as model
+from . import wire
 from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
 from .client import PulumiCloudError
 from .issuer import OidcIssuer, fix_phrasing_problems, url_problems
@@ -173,7 +179,8 @@ def takeover_refusal(
 
 def release_refusal(current: Mapping[str, Any], props: Mapping[str, Any], resource_id: str) -> str | None:
     """Why ``delete`` must leave the document alone (None: it is still this resource's, close it).
-    The service's ``version`` changes with every write, so another version is someone else's."""
+    The service's ``version`` changes with every write (``wire.POLICY_VERSION_STEP``), so another
+    version is someone else's."""
     found, mine = current.get("version"), props.get("version")
     if found == mine and mine is not None:
         return None
@@ -182,6 +189,49 @@ def release_refusal(current: Mapping[str, Any], props: Mapping[str, Any], resour
         f"the service holds version {found}, this resource wrote version {mine}; they were written since "
         "(by a renamed or moved copy of this resource, another stack or a person), so they are not this "
         "resource's to remove"
+    )
+
+
+def write_conflict(read: Mapping[str, Any], answer: Mapping[str, Any]) -> tuple[int, int, int] | None:
+    """(version read, version expected, version answered) when the PATCH's ``answer`` shows a
+    write by someone else since the GET that ``read`` the document: its version is not the one
+    read plus ``wire.POLICY_VERSION_STEP`` (an UNCONFIRMED assumption, written down there). None
+    when it is, or when either answer carries no integer version (nothing to compare)."""
+    before, after = read.get("version"), answer.get("version")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (before, after)):
+        return None
+    expected = before + wire.POLICY_VERSION_STEP
+    return None if after == expected else (before, expected, after)
+
+
+_OWN_RETRY = (
+    "(If this stack's own write was sent twice after a lost answer, the extra version is its own "
+    "and nothing was lost; `pulumi refresh` shows what the service holds.)"
+)
+
+
+def lost_write_message(issuer_id: str, conflict: tuple[int, int, int]) -> str:
+    """For create and update: another write came between this stack's read and its write, and
+    this stack's policies replaced it (the service offers no conditional write to prevent it)."""
+    before, expected, after = conflict
+    return (
+        f"the policies of issuer {issuer_id} were written by someone else (another stack or a person) while "
+        f"this stack was writing them: it read version {before}, and its write was answered as version "
+        f"{after}, not {expected}. That other write was replaced by this stack's policies, which the service "
+        "now holds: tell whoever else manages this issuer. Run `pulumi refresh`, then `pulumi up`. "
+        + _OWN_RETRY
+    )
+
+
+def closed_someone_elses_message(resource_id: str, conflict: tuple[int, int, int]) -> str:
+    """For delete: the document closed may not have been this resource's."""
+    before, expected, after = conflict
+    return (
+        f"OidcIssuerPolicy {resource_id}: closed the issuer's policies, but another write (another stack or "
+        f"a person) came between this resource's check (version {before}, the one it wrote) and its close "
+        f"(answered as version {after}, not {expected}): the document just closed was probably someone "
+        "else's, and the issuer now refuses every token. Ask whoever wrote it to apply it again (e.g. "
+        "`pulumi up` on their stack). Run `pulumi refresh`, then the destroy again to finish. " + _OWN_RETRY
     )
 
 
@@ -237,6 +287,7 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
                 server = current
             else:
                 server = client.update_auth_policy(org, current["id"], desired)
+                _raise_if_replaced(current, server, issuer_id, "create authorization policy")
         return CreateResult(f"{org}/{issuer_id}", outputs(props, org, issuer_id, server))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -267,6 +318,7 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
                     operation="update authorization policy",
                 )
             server = client.update_auth_policy(org, current["id"], _wire(news["policies"]))
+            _raise_if_replaced(current, server, issuer_id, "update authorization policy")
         return UpdateResult(outputs(news, org, issuer_id, server))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
@@ -279,10 +331,22 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
                     # The engine shows a provider's stderr to the user; the host has no other channel.
                     print(refusal, file=sys.stderr, flush=True)
                     return
-                client.update_auth_policy(org, current["id"], model.closed_policies(org))
+                server = client.update_auth_policy(org, current["id"], model.closed_policies(org))
             except PulumiCloudError as e:
                 if not is_gone(e):
                     raise
+                return
+        conflict = write_conflict(current, server)
+        if conflict:
+            raise ConcurrentChangeError(
+                409, closed_someone_elses_message(id_, conflict), operation="delete authorization policy"
+            )
+
+
+def _raise_if_replaced(read: Mapping[str, Any], answer: Mapping[str, Any], issuer_id: str, operation: str) -> None:
+    conflict = write_conflict(read, answer)
+    if conflict:
+        raise ConcurrentChangeError(409, lost_write_message(issuer_id, conflict), operation=operation)
 
 
 def _wire(policies: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -353,7 +417,9 @@ class OidcIssuerPolicy(Resource, module="oidc", name="OidcIssuerPolicy"):
     One document, one owner: creating refuses to overwrite policies this resource did not write
     (a rename or a move needs ``aliases``); ``adopt=True`` takes over whatever the issuer holds
     (a document made in the console). Deleting closes the issuer, unless the document was
-    written since by someone else: then it is left as it is.
+    written since by someone else: then it is left as it is. A write by someone else between
+    this resource's read and its own write cannot be prevented (the service has no conditional
+    write); it is reported as a ``ConcurrentChangeError`` naming both versions.
     """
 
     organization: pulumi.Output[str]

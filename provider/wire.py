@@ -17,6 +17,16 @@ MAX_EXPIRATION = 90000
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 """Answers after which a request is retried (the one retry rule)."""
 
+POLICY_VERSION_STEP = 1
+"""How far one write (the PATCH) moves an authorization-policy document's ``version``.
+
+UNCONFIRMED: the API spec says only that ``version`` is an integer; that each write moves it by
+exactly one is not documented (research/pulumi_cloud_oidc.md §2.3 and §8). This is the one place
+the assumption is written down. Pulumi Cloud offers no conditional write (no If-Match, no expected
+version), so a write by someone else between the provider's GET and its PATCH can only be seen
+afterwards, in the PATCH's answer: its version must be the one read plus this step
+(``issuer_policy.write_conflict``). The emulator moves the version by this step per write."""
+
 
 def audience_for(organization: str) -> str:
     """The audience Pulumi Cloud expects for an organization: ``urn:pulumi:org:ORG``."""

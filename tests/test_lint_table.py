@@ -243,6 +243,8 @@ k8s(DANGEROUS, "audience only", {}, "K8S-SA: every pod that can mount a token wi
 k8s(DANGEROUS, "IRSA audience", {"sub": "system:serviceaccount:ci:runner"}, "peers.md §1.1: the IRSA token is also accepted by AWS STS", aud="sts.amazonaws.com")
 k8s(DANGEROUS, "issuer as audience", {"sub": "system:serviceaccount:ci:runner"}, "K8S-SA: the API server's own audience, on every auto-mounted token", aud=EKS)
 k8s(DANGEROUS, "admin for any account of a namespace", {"sub": "system:serviceaccount:ci:*"}, "K8S-SA: organization admin for any account in 'ci'", admin=True)
+k8s(DANGEROUS, "audience and a catch-all issue time", {"iat": "1*"}, "K8S-SA: every token's iat starts with 1 (2001 to 2286): every pod", issuer=GKE)
+k8s(DANGEROUS, "account claim in any namespace", {'"kubernetes.io".serviceaccount.name': "runner"}, "K8S-SA: whoever can create a namespace creates 'runner' in it", issuer=GKE)
 k8s(CAUTION, "any account of one namespace", {"sub": "system:serviceaccount:ci:*"}, "K8S-SA: anyone who can create a service account in 'ci'")
 k8s(CAUTION, "namespace claim only", {'"kubernetes.io".namespace': "ci"}, "K8S-SA: any pod of the namespace", issuer=GKE)
 k8s(CAUTION, "default service account", {"sub": "system:serviceaccount:ci:default"}, "K8S-SA: every pod without its own account runs as 'default'")
@@ -253,6 +255,7 @@ k8s(SAFE, "one account on AKS", {"sub": "system:serviceaccount:ci:pulumi-runner"
 k8s(SAFE, "one account, self-managed", {"sub": "system:serviceaccount:ci:pulumi-runner"}, "K8S-SA: one service account", issuer=K8S_SELF)
 k8s(SAFE, "one account and its uid", {"sub": "system:serviceaccount:ci:pulumi-runner", '"kubernetes.io".serviceaccount.uid': "6f1c0b9e-1111-2222-3333-444455556666"}, "K8S-SA: uid survives delete-and-recreate")
 k8s(SAFE, "nested namespace and account claims", {'"kubernetes.io".namespace': "ci", '"kubernetes.io".serviceaccount.name': "pulumi-runner"}, "K8S-SA: the same pair as sub", issuer=GKE)
+k8s(SAFE, "service-account uid claim", {'"kubernetes.io".serviceaccount.uid': "6f1c0b9e-1111-2222-3333-444455556666"}, "K8S-SA: one account object, by immutable id", issuer=GKE)
 k8s(SAFE, "one account, admin", {"sub": "system:serviceaccount:ci:pulumi-runner"}, "K8S-SA: exact subject for organization admin", admin=True)
 
 # -- Bitbucket Pipelines -------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.dynamic_host import DynamicProviderHost, EngineError, Resource, changes, rpc
-from pulumi_oidc_trust.provider.client import PulumiCloudError
+from harness.dynamic_host import DynamicProviderHost, EngineError, Resource, changes, rpc, to_struct
+from pulumi_oidc_trust.provider.client import PulumiCloudClient, PulumiCloudError
 from pulumi_oidc_trust.provider.issuer import OidcIssuerProvider
 from pulumi_oidc_trust.provider.issuer_policy import OidcIssuerPolicyProvider
 from pulumi_oidc_trust.provider.policy import closed_policies
@@ -196,3 +196,108 @@ def test_delete_of_a_policy_whose_issuer_is_gone_is_done(emulator, host, cloud, 
     managed.delete()
     with pytest.raises(PulumiCloudError):
         cloud.get_auth_policy(org, issuer_id)
+
+
+# --------------------------------------------------------------------------------------------
+# A write by someone else between the provider's read and its write (security review round two,
+# fault 6). The service has no conditional write, so the provider cannot stop it; it must see it in
+# the PATCH's answer (the version read plus one) and say so, naming both versions.
+
+
+def intruder_document(org: str) -> list[dict]:
+    return [{"decision": "allow", "tokenType": "team", "teamName": "intruder", "authorizedPermissions": [],
+             "rules": {"aud": f"urn:pulumi:org:{org}", "sub": "system:serviceaccount:other:deployer"}}]  # fmt: skip
+
+
+class RacingPolicyProvider(OidcIssuerPolicyProvider):
+    """The real provider, except that right after each of its GETs another writer (another stack)
+    PATCHes the document: the concurrent write lands exactly between its read and its write.
+    Pickled by reference, like the real one, so it runs inside the SDK's dynamic-provider host."""
+
+    def _client(self) -> PulumiCloudClient:
+        client = super()._client()
+        read = client.get_auth_policy
+
+        def read_then_someone_else_writes(org: str, issuer_id: str) -> dict:
+            current = read(org, issuer_id)
+            with PulumiCloudClient(self._settings.api_url, self._settings.access_token) as other_stack:
+                other_stack.update_auth_policy(org, current["id"], intruder_document(org))
+            return current
+
+        client.get_auth_policy = read_then_someone_else_writes  # type: ignore[method-assign]
+        return client
+
+
+def racing(host, name: str, like: Resource | None = None) -> Resource:
+    """A resource driven by RacingPolicyProvider; ``like`` gives it that resource's engine state."""
+    resource = Resource(host, RacingPolicyProvider(), POLICY_TYPE, name)
+    if like is not None:
+        resource.id, resource.inputs = like.id, like.inputs
+        resource.state = to_struct({**like.outputs, "__provider": resource.provider})
+    return resource
+
+
+def test_a_write_between_update_read_and_write_is_reported_naming_both_versions(emulator, host, cloud, org, issuer_id):
+    managed = policy(host, "ci-policy")
+    version = int(managed.create(policy_props(org, issuer_id))["version"])  # state numbers come back as floats
+    wanted = policy_props(org, issuer_id, team="security")
+
+    with pytest.raises(EngineError) as refused:
+        racing(host, "ci-policy", like=managed).update(wanted)
+    message = refused.value.details
+    assert "written by someone else" in message and "`pulumi refresh`" in message
+    assert f"read version {version}" in message and f"version {version + 2}, not {version + 1}" in message
+    # No conditional write exists: the other write was replaced, and the message says so.
+    assert "replaced by this stack's policies" in message
+    server = cloud.get_auth_policy(org, issuer_id)
+    assert server["version"] == version + 2 and [p["teamName"] for p in server["policies"]] == ["security"]
+    # The advice works: after a refresh the state is what the service holds.
+    managed.read()
+    assert changes(managed.diff(wanted)) == "DIFF_NONE"
+
+
+def test_a_write_between_create_read_and_write_is_reported_and_the_next_up_finishes(emulator, host, cloud, org, issuer_id):
+    version = cloud.get_auth_policy(org, issuer_id)["version"]
+    with pytest.raises(EngineError) as refused:
+        racing(host, "ci-policy").create(policy_props(org, issuer_id))
+    message = refused.value.details
+    assert f"read version {version}" in message and f"version {version + 2}, not {version + 1}" in message
+    assert ci_can_log_in(emulator, org)  # the service holds this stack's document
+    outs = policy(host, "ci-policy").create(policy_props(org, issuer_id))  # the next `pulumi up`
+    assert outs["version"] == cloud.get_auth_policy(org, issuer_id)["version"] == version + 3
+
+
+def test_a_write_between_delete_check_and_close_is_reported_as_someone_elses_document(
+    emulator, host, cloud, org, issuer_id
+):
+    managed = policy(host, "ci-policy")
+    version = int(managed.create(policy_props(org, issuer_id))["version"])  # state numbers come back as floats
+
+    with pytest.raises(EngineError) as refused:
+        racing(host, "ci-policy", like=managed).delete()
+    message = refused.value.details
+    assert "closed the issuer's policies" in message and "probably someone else's" in message
+    assert f"version {version}" in message and f"version {version + 2}, not {version + 1}" in message
+    assert f"{org}/{issuer_id}" in message and "`pulumi refresh`" in message
+    assert cloud.get_auth_policy(org, issuer_id)["policies"] == closed_policies(org)
+    # Running the destroy again finishes it: the document (CLOSED, written since) is left alone.
+    managed.delete()
+    assert "left the issuer's policies as they are" in host.stderr_text()
+    assert cloud.get_auth_policy(org, issuer_id)["version"] == version + 2
+
+
+def test_a_patch_resent_after_a_lost_answer_is_reported_with_the_note_that_it_may_be_its_own(
+    emulator, host, cloud, org, issuer_id
+):
+    """The client resends a PATCH whose answer was lost (a 502 after the service applied it); the
+    second version is then this stack's own. Without an extra request the provider cannot tell it
+    from another writer, so it reports it, saying that case loses nothing."""
+    managed = policy(host, "ci-policy")
+    version = int(managed.create(policy_props(org, issuer_id))["version"])  # state numbers come back as floats
+    emulator.set_faults(retry_after=0, script=[{"method": "PATCH", "path_regex": "^/api/.*/auth/policies/",
+                                                "status": 502, "when": "after"}])  # fmt: skip
+    with pytest.raises(EngineError) as refused:
+        managed.update(policy_props(org, issuer_id, team="security"))
+    message = refused.value.details
+    assert f"version {version + 2}, not {version + 1}" in message and "sent twice after a lost answer" in message
+    assert [p["teamName"] for p in cloud.get_auth_policy(org, issuer_id)["policies"]] == ["security"]

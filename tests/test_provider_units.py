@@ -198,6 +198,34 @@ def test_delete_closes_only_the_version_this_resource_wrote():
     assert issuer_policy.release_refusal({"version": 4}, {}, "acme/i-1") is not None, "no version known: never close"
 
 
+@pytest.mark.parametrize(
+    "read, answer, conflict",
+    [
+        (4, 5, None),  # the one write was this resource's
+        (4, 6, (4, 5, 6)),  # someone wrote in between
+        (4, 9, (4, 5, 9)),
+        (4, 4, (4, 5, 4)),  # a service that stopped counting: reported, never taken as fine
+        (4, None, None),  # no version to compare: nothing to say
+        (None, 5, None),
+        (4, "5", None),
+        (True, 2, None),
+    ],
+)
+def test_a_write_between_the_read_and_the_patch_shows_in_the_patch_answer(read, answer, conflict):
+    assert issuer_policy.write_conflict({"version": read}, {"version": answer}) == conflict
+
+
+def test_the_conflict_messages_name_both_versions_and_what_to_do():
+    lost = issuer_policy.lost_write_message("i-1", (4, 5, 6))
+    for words in ("i-1", "read version 4", "version 6, not 5", "replaced by this stack's policies", "`pulumi refresh`"):
+        assert words in lost, words
+    closed = issuer_policy.closed_someone_elses_message("acme/i-1", (4, 5, 6))
+    for words in ("acme/i-1", "version 4", "version 6, not 5", "probably someone else's", "refuses every token",
+                  "`pulumi refresh`"):  # fmt: skip
+        assert words in closed, words
+    assert "\n" not in lost + closed
+
+
 # ------------------------------------------------------------------------------ settings
 
 

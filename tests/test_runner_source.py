@@ -215,6 +215,11 @@ BAD_ARGUMENTS = [
     ({"stack": "globex/infra/prod"}, "stack", "runner logs in to 'acme'"),
     ({"volumes": [{"name": "home", "emptyDir": {}}]}, "volumes", "already used by the runner"),
     ({"volumes": [{"name": "root", "hostPath": {"path": "/"}}]}, "volumes", "restricted"),
+    ({"volumes": [{"name": "src", "gitRepo": {"repository": "https://github.com/acme/infra.git"}}]}, "volumes",
+     "'gitRepo' volume, which Pod Security 'restricted' refuses.*configMap, csi, downwardAPI, emptyDir, "
+     "ephemeral, persistentVolumeClaim, projected, secret"),
+    ({"volumes": [{"name": "share", "nfs": {"server": "10.0.0.2", "path": "/exports"}}]}, "volumes", "'nfs' volume"),
+    ({"volumes": [{"name": "x", "madeUpSource": {}}]}, "volumes", "'madeUpSource' volume.*persistentVolumeClaim"),
     ({"volumes": {"name": "x"}}, "volumes", "not a list"),
     ({"volumes": [{"name": "x", "emptyDir": {}}], "volume_mounts": [{"name": "y", "mountPath": "/y"}]},
      "volume_mounts", "not one of the volumes"),
@@ -235,6 +240,27 @@ def test_bad_source_arguments_are_refused_naming_the_argument_and_the_fix(overri
     assert raised.match(message)
     assert "; " in str(raised.value), "the message says how to fix it"
     assert "hunter2" not in str(raised.value) and "ghp_token" not in str(raised.value), "no credential echoed"
+
+
+ALLOWED_VOLUMES = {
+    "configMap": {"name": "infra-config"},
+    "csi": {"driver": "secrets-store.csi.k8s.io", "readOnly": True},
+    "downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]},
+    "emptyDir": {},
+    "ephemeral": {"volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"],
+                                                   "resources": {"requests": {"storage": "1Gi"}}}}},
+    "persistentVolumeClaim": {"claimName": "infra-src"},
+    "projected": {"sources": [{"configMap": {"name": "infra-config"}}]},
+    "secret": {"secretName": "aws-credentials"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(ALLOWED_VOLUMES))
+def test_every_volume_type_pod_security_restricted_allows_is_passed_through(kind):
+    manifests = render({"organization": "acme", "volumes": [{"name": "mine", kind: ALLOWED_VOLUMES[kind]}],
+                        "volume_mounts": [{"name": "mine", "mountPath": "/mine"}]})  # fmt: skip
+    assert volumes(manifests)["mine"] == {"name": "mine", kind: ALLOWED_VOLUMES[kind]}
+    assert pod_security_violations(pod(manifests)) == []
 
 
 # --------------------------------------------------------------------------------------------

@@ -27,5 +27,18 @@ def opens(pattern: str) -> bool:
     return wide(pattern) or (pattern[:1] != "" and pattern[0] in WILDCARDS)
 
 
+def unanchored(pattern: str) -> bool:
+    """A ``*`` comes before the pattern's first literal character, so that literal part may sit
+    anywhere in the value (``*-*``, ``*:*``, ``.*acme``): the rule pins no part of who the
+    workload is, and values nobody wrote down fit. (A pattern with no literal at all is refused
+    by ``policy.parse_policy``, as by the service.)"""
+    for c in pattern:
+        if c == "*":
+            return True
+        if c not in WILDCARDS:
+            return False
+    return False
+
+
 def exact_id(pattern: str) -> bool:
     return is_exact(pattern) and pattern.isdigit()

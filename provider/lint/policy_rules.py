@@ -9,7 +9,7 @@ from .. import wire
 from ..policy import WILDCARDS, Policy, match, parse_claim_path
 from .catalog import RULES, Finding
 from .document_rules import covers
-from .patterns import WIDE, exact_id, is_exact, opens, wide
+from .patterns import WIDE, exact_id, is_exact, opens, unanchored, wide
 from .profiles import IssuerProfile
 from .subjects import K8S_PREFIX, Subject, parse_subject
 
@@ -55,23 +55,51 @@ class PolicyView:
         return Finding(rule_id, severity or RULES[rule_id].severity, message, fix, self.index, claim)
 
 
-_IDENTIFYING_EXCEPT = frozenset({("aud",), ("iss",)})
+TOKEN_CLAIMS = (("iat",), ("exp",), ("nbf",), ("jti",))
+"""Claims about the token, not the workload: when it was minted, its lifetime and its id. Every
+token carries them and they differ per token, so a rule on them tells no workload from another
+(``iat: "1*"`` and ``jti: "*-*"`` fit every token)."""
+IDENTIFIES_NOTHING = frozenset({("aud",), ("iss",), *TOKEN_CLAIMS})
+"""Claim paths whose rules say nothing about which workload presents the token: the audience and
+the issuer are the same for every workload of the issuer, and the TOKEN_CLAIMS differ per token.
+The one definition used by OIDC001, OIDC007 and OIDC030."""
 
 
 def _no_workload(v: PolicyView) -> list[Finding]:
-    """OIDC001: an allow whose only rules are aud/iss admits every workload of the issuer."""
-    if all(parse_claim_path(path) in _IDENTIFYING_EXCEPT for path in v.policy.rules):
+    """OIDC001: an allow that names no workload admits every workload of the issuer: its rules
+    are all on claims in IDENTIFIES_NOTHING, or the others are ``unanchored`` wildcards (a ``*``
+    before any literal, ``*-*``) that any value fits. An issuer whose ``sub`` is opaque stays
+    lintable: a rule pinning the tenant's claim (anchored) is enough."""
+    others = {c: p for c, p in v.policy.rules.items() if parse_claim_path(c) not in IDENTIFIES_NOTHING}
+    if any(not unanchored(p) for p in others.values()):
+        return []
+    fix = (
+        "add a rule that names the workload, e.g. sub: 'repo:OWNER/REPO:ref:refs/heads/main' "
+        "or 'system:serviceaccount:NAMESPACE:SERVICE_ACCOUNT' (aud, iss, iat, exp, nbf and jti name none)"
+    )
+    if not others:
         return [
             v.finding(
                 "OIDC001",
                 None,
-                f"{v.who} has rules only on {', '.join(v.policy.rules)}: every workload the issuer "
-                "serves can mint this token.",
-                "add a rule that names the workload, e.g. sub: 'repo:OWNER/REPO:ref:refs/heads/main' "
-                "or 'system:serviceaccount:NAMESPACE:SERVICE_ACCOUNT'",
+                f"{v.who} has rules only on {', '.join(v.policy.rules)}, which name no workload (audience, "
+                "issuer, token times and token id): every workload the issuer serves can mint this token.",
+                fix,
             )
         ]
-    return []
+    loose = ", ".join(f"{c} {p!r}" for c, p in others.items())
+    rest = [c for c in v.policy.rules if c not in others]
+    rest_text = f"its other rules ({', '.join(rest)}) name none" if rest else "it has no other rule"
+    return [
+        v.finding(
+            "OIDC001",
+            next(iter(others)),
+            f"{v.who} names no workload: {loose} {'has' if len(others) == 1 else 'each have'} a '*' before any "
+            f"literal character, so values nobody wrote down fit, and {rest_text}: every workload the issuer serves can mint "
+            "this token.",
+            fix,
+        )
+    ]
 
 
 def _tenant_pinned(v: PolicyView, profile: IssuerProfile) -> bool:
@@ -556,7 +584,7 @@ def _user_controlled(v: PolicyView) -> list[Finding]:
                 )
             ]
         return []
-    identifying = [p for p in v.policy.rules if parse_claim_path(p) not in _IDENTIFYING_EXCEPT]
+    identifying = [p for p in v.policy.rules if parse_claim_path(p) not in IDENTIFIES_NOTHING]
     controlled = [p for p in identifying if parse_claim_path(p)[0] in _USER_CONTROLLED]
     if identifying and len(controlled) == len(identifying):
         return [
@@ -757,7 +785,7 @@ def _org_admin(v: PolicyView) -> list[Finding]:
 
 
 _VOLATILE = (
-    ("jti",), ("iat",), ("exp",), ("nbf",), ("run_id",), ("run_number",), ("run_attempt",),
+    *TOKEN_CLAIMS, ("run_id",), ("run_number",), ("run_attempt",),
     ("pipeline_id",), ("job_id",), ("stepUuid",), ("pipelineUuid",),
     ("kubernetes.io", "pod", "uid"), ("kubernetes.io", "pod", "name"),
 )
@@ -793,17 +821,7 @@ def _kubernetes(v: PolicyView) -> list[Finding]:
             ]
     if subject is None or subject.kind != "kubernetes":
         if v.profile is not None and v.profile.kind == "kubernetes" and sub is None:
-            account = v.rule('"kubernetes.io".serviceaccount.name')
-            if account is None or wide(account):
-                return [
-                    v.finding(
-                        "OIDC024",
-                        None,
-                        f"{v.who} trusts a Kubernetes cluster without pinning one service account: "
-                        "any pod that can mount a token with this audience matches.",
-                        fix,
-                    )
-                ]
+            return _kubernetes_claims(v, fix)
         return []
     if not is_exact(subject.tenant):
         # Namespace names are DNS labels (no '.'), so any wildcard there, '.' included, reaches
@@ -825,6 +843,49 @@ def _kubernetes(v: PolicyView) -> list[Finding]:
     else:
         return []
     return [v.finding("OIDC024", "sub", f"{v.who}: sub {sub!r}: {problem}.", fix)]
+
+
+_K8S_NAMESPACE = '"kubernetes.io".namespace'
+_K8S_ACCOUNT = '"kubernetes.io".serviceaccount.name'
+_K8S_ACCOUNT_UID = '"kubernetes.io".serviceaccount.uid'
+
+
+def _kubernetes_claims(v: PolicyView, fix: str) -> list[Finding]:
+    """OIDC024 for an allow on a Kubernetes issuer that names the workload by the token's
+    kubernetes.io claims instead of sub: the same verdicts as for the subject. No namespace
+    pinned exactly is cluster-wide (an error, as ``system:serviceaccount:*:NAME`` is); a
+    service account left open or 'default' is a warning. An exact service-account uid pins one
+    account of one namespace."""
+    if v.pinned(_K8S_ACCOUNT_UID):
+        return []
+    namespace, account = v.rule(_K8S_NAMESPACE), v.rule(_K8S_ACCOUNT)
+    if namespace is None or not is_exact(namespace):
+        what = "pins no namespace" if namespace is None else f"leaves the namespace open ({_K8S_NAMESPACE} {namespace!r})"
+        return [
+            v.finding(
+                "OIDC024",
+                _K8S_NAMESPACE if namespace is not None else None,
+                f"{v.who} trusts a Kubernetes cluster but {what}: it is cluster-wide, a service account "
+                f"{'of that name ' if account is not None and is_exact(account) else ''}in any (new) namespace matches.",
+                fix,
+                "error",
+            )
+        ]
+    if account is None or wide(account):
+        problem = "does not pin one service account: any pod"
+    elif account == "default":
+        problem = "trusts the 'default' service account: every pod without its own account"
+    else:
+        return []
+    return [
+        v.finding(
+            "OIDC024",
+            _K8S_ACCOUNT if account is not None else None,
+            f"{v.who} trusts Kubernetes namespace {namespace!r} but {problem} in it that can mount a token "
+            "with this audience matches.",
+            fix,
+        )
+    ]
 
 
 def _run_phase(v: PolicyView) -> list[Finding]:
@@ -859,7 +920,8 @@ def _run_phase(v: PolicyView) -> list[Finding]:
 
 def _denies_ssh_reruns(deny: Policy, allow: Policy) -> bool:
     """``deny`` refuses every SSH-rerun token ``allow`` would take: same token, and rules only
-    on the ssh-rerun claim (matching true) besides aud/iss equal to the allow's."""
+    on the ssh-rerun claim (matching true) besides rules on IDENTIFIES_NOTHING claims that cover
+    the allow's."""
     if deny.decision != "deny" or deny.token_type != allow.token_type:
         return False
     if deny.name_pattern is not None and not covers(deny.name_pattern, allow.name_pattern or ""):
@@ -870,7 +932,7 @@ def _denies_ssh_reruns(deny: Policy, allow: Policy) -> bool:
         key = parse_claim_path(path)
         if key == parse_claim_path(_CIRCLECI_SSH_RERUN):
             ssh = match(pattern, "true")
-        elif key not in _IDENTIFYING_EXCEPT or not covers(pattern, allow_rules.get(key, "")):
+        elif key not in IDENTIFIES_NOTHING or not covers(pattern, allow_rules.get(key, "")):
             return False
     return ssh
 
