@@ -513,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
         "claims",
         help="print a token's header and claims (unverified)",
         description="Decode a token and print its header and claims. The signature is NOT checked (the output "
-        "says so); use `simulate --token ... --jwks FILE` to verify.",
+        "says so); use `simulate --token ... --jwks FILE --issuer URL --org ORG` to verify.",
     )
     p.add_argument("token", metavar="<jwt|file://path>", help="the token, or file://PATH to read it from a file")
     _formats(p)
