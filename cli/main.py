@@ -33,7 +33,7 @@ from pulumi_oidc_trust.provider.policy import (
     SERVICE_DEFAULT_MEANING, TOKEN_TYPES, Document, PolicyError, oversized_claim,
 )
 from pulumi_oidc_trust.provider.policy import read_document as read_policy_document
-from pulumi_oidc_trust.provider.urls import api_url_problem
+from pulumi_oidc_trust.provider.urls import api_url_problem, path_segment_problem
 from pulumi_oidc_trust.provider.simulate import (
     DecodedToken,
     TokenError,
@@ -135,7 +135,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.claims is not None:
         claims = load_claims(args.claims)
     else:
-        token = _decode(read_token(args.token, "--token"), args.jwks, args.discovery)
+        token = _decode(read_token(args.token, "--token"), args.jwks, args.discovery, args.issuer, args.org)
         claims = token.claims
     decision = simulate(policies, claims, request)
     # A token's own times refuse it before any policy is read (only for tokens, not --claims).
@@ -159,20 +159,44 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK if decision.allowed and not expired else EXIT_REFUSED
 
 
-def _decode(token: str, jwks_path: str | None, discovery: str | None) -> DecodedToken:
-    jwks = None
-    if jwks_path is not None:
+def _decode(
+    token: str, jwks_path: str | None, discovery: str | None, issuer: str | None, org: str | None
+) -> DecodedToken:
+    jwks = audience = None
+    if jwks_path is not None and discovery is not None:
+        raise InputError("give --jwks FILE or --discovery ISSUER_URL, not both: each says where the keys come from")
+    if jwks_path is None and discovery is None:
+        if issuer is not None or org is not None:
+            raise InputError("--issuer and --org verify --token: add --jwks FILE or --discovery ISSUER_URL, or drop them")
+    elif jwks_path is not None:
+        if issuer is None:
+            # The token's own iss cannot vouch for the token: a forger names a host it controls.
+            raise InputError(
+                "--jwks needs --issuer URL, the issuer whose keys the file holds (the token's iss must be it; "
+                "the token's own iss is not trusted)"
+            )
         jwks = read_document(jwks_path, "JWKS")
         if not isinstance(jwks, dict):
             raise InputError(f"JWKS file '{jwks_path}' must hold an object with a 'keys' list")
+    elif issuer is not None:
+        raise InputError("--discovery ISSUER_URL names the issuer already; drop --issuer")
     if discovery is not None and not discovery:
-        # The token's own iss cannot vouch for the token: a forger names a host it controls.
         raise InputError(
             "--discovery needs the issuer URL you trust, e.g. --discovery "
             "https://token.actions.githubusercontent.com (the token's own iss is not trusted)"
         )
+    if jwks_path is not None or discovery is not None:
+        if org is None:
+            raise InputError(
+                "verifying --token needs --org ORG, the organization the exchange is for "
+                "(the token's aud must contain urn:pulumi:org:ORG)"
+            )
+        org_problem = path_segment_problem(org, "the Pulumi organization name, e.g. 'acme'")
+        if org_problem:
+            raise InputError(f"--org: {org_problem}")
+        audience = wire.audience_for(org)
     try:
-        return decode_token(token, verify_with=jwks, discovery_url=discovery)
+        return decode_token(token, verify_with=jwks, issuer=issuer, discovery_url=discovery, audience=audience)
     except TokenError as e:
         raise InputError(f"--token: {e} (without --jwks/--discovery the claims are read unverified)")
 
@@ -448,8 +472,10 @@ def build_parser() -> argparse.ArgumentParser:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--claims", metavar="FILE", help="the token's claims as a JSON/YAML object")
     source.add_argument("--token", metavar="<jwt|file://path>", help="a real token (decoded unverified unless --jwks/--discovery)")
-    p.add_argument("--jwks", metavar="FILE", help="verify --token against this JWKS")
-    p.add_argument("--discovery", nargs="?", const="", metavar="ISSUER_URL", help="verify --token with the discovery document of ISSUER_URL, the issuer you trust (required: the token's own iss is not trusted)")
+    p.add_argument("--jwks", metavar="FILE", help="verify --token against this JWKS (with --issuer and --org), as the exchange does")
+    p.add_argument("--issuer", metavar="URL", help="with --jwks: the issuer whose keys the JWKS holds; the token's iss must be it")
+    p.add_argument("--discovery", nargs="?", const="", metavar="ISSUER_URL", help="verify --token (with --org) with the discovery document of ISSUER_URL, the issuer you trust (required: the token's own iss is not trusted)")
+    p.add_argument("--org", metavar="ORG", help="with --jwks/--discovery: the organization the exchange is for (aud must contain urn:pulumi:org:ORG)")
     p.add_argument("--token-type", choices=tuple(TOKEN_TYPES), help="requested token type (default: from --team/--user/--runner, else organization)")
     p.add_argument("--team", help="team name (team token)")
     p.add_argument("--user", help="user login (personal token)")
@@ -480,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
         "claims",
         help="print a token's header and claims (unverified)",
         description="Decode a token and print its header and claims. The signature is NOT checked (the output "
-        "says so); use `simulate --token ... --jwks FILE` to verify.",
+        "says so); use `simulate --token ... --jwks FILE --issuer URL --org ORG` to verify.",
     )
     p.add_argument("token", metavar="<jwt|file://path>", help="the token, or file://PATH to read it from a file")
     _formats(p)
@@ -554,8 +580,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "command", None) == "simulate" and args.claims is not None and (args.jwks or args.discovery is not None):
-        parser.error("--jwks and --discovery verify a --token; drop them with --claims")
+    if getattr(args, "command", None) == "simulate" and args.claims is not None and (
+        args.jwks or args.discovery is not None or args.issuer is not None or args.org is not None
+    ):
+        parser.error("--jwks, --discovery, --issuer and --org verify a --token; drop them with --claims")
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)

@@ -12,7 +12,6 @@ lifetime is ``min(requested, the issuer's maxExpiration or 25 h)``.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from typing import Any, Callable, Mapping
@@ -36,7 +35,7 @@ from pulumi_oidc_trust.provider.wire import (
 )
 
 from .errors import OAuthError, invalid_organization
-from .http_types import Call, Reply
+from .http_types import Call, Reply, parse_json
 from .store import Store, timestamp, token_hash
 from .verify import MAX_TOKEN_BYTES, KeyCache, TokenRejected, verify_subject_token
 
@@ -153,9 +152,9 @@ def read_parameters(call: Call) -> dict[str, Any]:
         return {k: v[0] for k, v in parsed.items()}
     if call.content_type == "application/json" or call.content_type.endswith("+json"):
         try:
-            body = json.loads(call.body or b"null")
+            body = parse_json(call.body or b"null")
         except ValueError:
-            raise invalid_request("the JSON body is malformed") from None
+            raise invalid_request("the JSON body is malformed or nested too deep") from None
         if not isinstance(body, dict):
             raise invalid_request("the JSON body must be an object")
         return body
@@ -168,6 +167,8 @@ def validate_parameters(params: Mapping[str, Any]) -> tuple[str, str, Request, i
         value = params.get(name)
         if name != "expiration" and value is not None and not isinstance(value, str):
             raise invalid_request(f"{name} must be a string")
+        if isinstance(value, str) and not _is_unicode_text(value):
+            raise invalid_request(f"{name} is not valid Unicode text (it holds a lone surrogate, such as \\ud800)")
     if params.get("grant_type") != GRANT_TYPE_TOKEN_EXCHANGE:
         raise invalid_request(f"unsupported grant_type; use {GRANT_TYPE_TOKEN_EXCHANGE}")
     if params.get("subject_token_type") != SUBJECT_TOKEN_TYPE_ID_TOKEN:
@@ -190,6 +191,15 @@ def validate_parameters(params: Mapping[str, Any]) -> tuple[str, str, Request, i
     if len(subject_token.encode("utf-8")) > MAX_TOKEN_BYTES:
         raise invalid_request(f"subject_token is larger than {MAX_TOKEN_BYTES} bytes")
     return org, audience, request, expiration, subject_token
+
+
+def _is_unicode_text(value: str) -> bool:
+    """False for a string JSON's ``\\uD800`` escapes can make but UTF-8 cannot carry."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_int(value: Any) -> bool:

@@ -94,7 +94,10 @@ class Fetcher:
             raise FetchError(f"fetching from the issuer took longer than {self.deadline:g} s")
         parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        connection = self._connect(parts, min(self.timeout, remaining))
+        try:
+            connection = self._connect(parts, min(self.timeout, remaining))
+        except (http.client.HTTPException, ValueError) as e:
+            raise FetchError(f"cannot fetch {url}: {_reason(e)}") from None
         expired = threading.Event()
         watchdog = threading.Timer(remaining, _shut, (connection, expired))
         watchdog.daemon = True
@@ -109,7 +112,8 @@ class Fetcher:
             if response.status != 200:
                 raise FetchError(f"{url} answered HTTP {response.status}")
             raw = response.read(MAX_DOCUMENT_BYTES + 1)
-        except (OSError, ssl.SSLError, http.client.HTTPException) as e:
+        except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as e:
+            # ValueError: what http.client refuses to send (UnicodeEncodeError for a non-ASCII path)
             if expired.is_set():
                 raise FetchError(f"{url} took longer than the {self.deadline:g} s deadline") from None
             raise FetchError(f"cannot fetch {url}: {_reason(e)}") from None
@@ -122,8 +126,8 @@ class Fetcher:
             raise FetchError(f"{url} answered more than {MAX_DOCUMENT_BYTES} bytes")
         try:
             document = json.loads(raw)
-        except ValueError:
-            raise FetchError(f"{url} did not answer JSON") from None
+        except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
+            raise FetchError(f"{url} did not answer JSON (or nests it too deep)") from None
         if not isinstance(document, dict):
             raise FetchError(f"{url} did not answer a JSON object")
         return document

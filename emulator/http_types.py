@@ -9,6 +9,15 @@ from typing import Any, Mapping
 from .errors import ApiError
 
 
+def parse_json(body: bytes) -> Any:
+    """A request body as JSON; ValueError when it is not JSON, or nests deeper than Python's
+    recursion limit lets ``json`` read (a RecursionError would otherwise answer 500)."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deep") from None
+
+
 @dataclass
 class Call:
     """One HTTP request as the route handlers see it."""
@@ -31,7 +40,7 @@ class Call:
                 raise ApiError(400, "a JSON request body is required")
             return None
         try:
-            return json.loads(self.body)
+            return parse_json(self.body)
         except ValueError:
             raise ApiError(400, "the request body is not valid JSON") from None
 

@@ -8,7 +8,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResu
 from pulumi.output import Unknown
 
 from . import settings as settings_mod
-from .client import PulumiCloudClient, PulumiCloudError
+from .client import InvalidCredentialError, PulumiCloudClient, PulumiCloudError
 from .urls import path_segment_problem
 
 PROVIDER_KEY = "__provider"
@@ -69,14 +69,16 @@ class CloudResourceProvider(ResourceProvider):
         pass
 
     def configure(self, req: ConfigureRequest) -> None:
-        # Never raises: a missing credential surfaces at the first HTTP call.
+        # Never raises: a missing or unusable credential surfaces at the first HTTP call.
         self._settings = settings_mod.resolve(req.config.get)
 
     def _client(self) -> PulumiCloudClient:
         settings = getattr(self, "_settings", None) or settings_mod.resolve(lambda _key: None)
         if settings.api_url_problem:
             raise PulumiCloudError(0, settings.api_url_problem, "invalid_api_url")
-        return PulumiCloudClient(settings.api_url, settings.access_token)
+        if settings.access_token_problem:  # recorded by configure(); nothing is sent with it
+            raise InvalidCredentialError(settings.access_token_problem)
+        return PulumiCloudClient(settings.api_url, settings.access_token, token_source=settings.token_source)
 
 
 def is_gone(error: PulumiCloudError) -> bool:

@@ -3,7 +3,8 @@
 One ``requests`` session per retry rule, ``Authorization: token <PAT>``, ``Accept:
 application/vnd.pulumi+8``, JSON bodies, a timeout on every call and one error type. The token
 is never logged and never part of an error message: an answer that echoes the access token or the
-workload token has them scrubbed (``_failure``, the one error path) before it is cut short.
+workload token has them scrubbed, in escaped forms too (``_failure``, the one error path), before
+it is cut short; an access token with a line break or another control character is never sent.
 
 The one retry rule: on 429, 500, 502, 503, 504 and dropped connections, retry with exponential
 backoff and jitter, honouring ``Retry-After``, within a bounded budget.
@@ -17,7 +18,9 @@ backoff and jitter, honouring ``Retry-After``, within a bounded budget.
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import json
+import re
+from urllib.parse import quote, quote_plus
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -27,6 +30,7 @@ from urllib3.util.retry import Retry
 
 from . import wire
 from .policy import TOKEN_TYPES
+from .settings import access_token_problem
 from .urls import api_url_problem, path_segment_problem
 
 TIMEOUT = (10, 60)
@@ -98,6 +102,14 @@ class MissingCredentialError(PulumiCloudError):
         )
 
 
+class InvalidCredentialError(PulumiCloudError):
+    """The access token cannot be sent (``settings.access_token_problem``): the message names
+    where it came from and never any part of it."""
+
+    def __init__(self, problem: str, operation: str = ""):
+        super().__init__(0, problem, "invalid_credentials", operation=operation)
+
+
 def exchange_form(
     *,
     organization: str,
@@ -123,11 +135,38 @@ MAX_MESSAGE_CHARS = 500
 REDACTED = "<redacted>"
 
 
+_LINE_BREAKS = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029]+")
+MIN_SCRUBBED_PIECE = 8
+"""The shortest piece of a token split at its line breaks that is scrubbed on its own."""
+
+
+def secret_forms(secret: str) -> set[str]:
+    """``secret`` as an answer or an exception may quote it: raw, escaped as ``repr()``, JSON
+    (ASCII or not) and ``unicode_escape`` write it, percent-encoded (a path or a form body),
+    as a bytes ``repr()``, and each piece of it between line breaks or other control characters
+    (an echo that split it into lines), when that piece is ``MIN_SCRUBBED_PIECE`` long or more."""
+    if not secret:
+        return set()
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        secret.encode("unicode_escape").decode("ascii"),
+        quote(secret, safe=""),
+        quote_plus(secret),
+        repr(secret.encode("utf-8", "surrogatepass"))[2:-1],
+    }
+    forms.update(p for p in _LINE_BREAKS.split(secret) if len(p) >= MIN_SCRUBBED_PIECE)
+    return {f for f in forms if f}
+
+
 def _failure(status: int, message: Any, code: Any, operation: str, secrets: Iterable[str]) -> PulumiCloudError:
     """The one way this client builds an error from what it received: every known secret (the
-    access token, the workload token) is replaced in the message and the code *before* the
-    message is cut to ``MAX_MESSAGE_CHARS``, so a cut can never leave part of a token behind."""
-    known = sorted({s for s in secrets if s}, key=len, reverse=True)
+    access token, the workload token), in every form it may be quoted in (``secret_forms``), is
+    replaced in the message and the code *before* the message is cut to ``MAX_MESSAGE_CHARS``,
+    so a cut can never leave part of a token behind."""
+    known = sorted({form for s in secrets if s for form in secret_forms(s)}, key=len, reverse=True)
 
     def scrub(value: Any) -> Any:
         if not isinstance(value, str):
@@ -162,7 +201,9 @@ class PulumiCloudClient:
     """Calls the Pulumi Cloud REST API.
 
     ``access_token`` may be None: every call that needs it then fails with
-    ``MissingCredentialError`` (so a preview, which needs no HTTP, works without credentials).
+    ``MissingCredentialError`` (so a preview, which needs no HTTP, works without credentials);
+    one that cannot travel in a header (a line break, ...) fails them with
+    ``InvalidCredentialError`` naming ``token_source``, before anything is sent.
     The instance is cheap; create one per operation (``requests`` sessions are not thread-safe).
     """
 
@@ -173,12 +214,15 @@ class PulumiCloudClient:
         *,
         budget: RetryBudget | None = None,
         user_agent: str = "pulumi-oidc-trust/0.1",
+        token_source: str | None = None,
     ):
         problem = api_url_problem(api_url)
         if problem:  # before any session exists: nothing is ever sent to such a URL
             raise PulumiCloudError(0, f"API URL {problem}", "invalid_api_url")
         self.api_url = api_url.rstrip("/")
         self._token = access_token
+        # Checked now, reported by the first call that would send it (as a missing token is).
+        self._token_problem = access_token_problem(access_token, token_source)
         budget = budget or RetryBudget()
         headers = {"Accept": wire.ACCEPT, "User-Agent": user_agent}
         self._session = self._make_session(
@@ -231,6 +275,8 @@ class PulumiCloudClient:
         if authorized:
             if not self._token:
                 raise MissingCredentialError(operation)
+            if self._token_problem:
+                raise InvalidCredentialError(self._token_problem, operation)
             headers["Authorization"] = f"token {self._token}"
         kwargs: dict[str, Any] = {"headers": headers, "timeout": TIMEOUT, "allow_redirects": False}
         if form is not None:

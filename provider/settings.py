@@ -9,7 +9,10 @@ the serialized provider. In order:
    ``~/.pulumi/credentials.json``) for that API URL.
 
 The default API URL is https://api.pulumi.com. Resolution never raises: a missing token is
-reported by the first call that needs one (so a preview, which needs none, still works). An API
+reported by the first call that needs one (so a preview, which needs none, still works), and so
+is a token that cannot travel in an HTTP header (``access_token_problem``: a line break, another
+control character, a space or a non-ASCII character, as a paste with a line wrap leaves): the
+message names where the token came from and never shows any part of it. An API
 URL that breaks the one URL rule (``urls.api_url_problem``: https, plain http only to loopback, no
 user part) is kept redacted with its problem: ``check`` reports it, and no request is ever sent
 to it (no token travels in clear, no stored CLI credential is looked up for it).
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
@@ -38,6 +42,38 @@ class Settings:
     """Where the token came from (for messages; never the token itself)."""
     api_url_problem: str | None = None
     """Why ``api_url`` (then shown redacted) must not be used; None when it may."""
+    access_token_problem: str | None = None
+    """Why ``access_token`` must not be sent (``access_token_problem()``); None when it may."""
+
+
+SOURCE_CONFIG = f"stack config {CONFIG_ACCESS_TOKEN}"
+SOURCE_ENV = "PULUMI_ACCESS_TOKEN"
+SOURCE_CLI = "Pulumi CLI credentials"
+_FIX_BY_SOURCE = {
+    SOURCE_CONFIG: f"set it again: `pulumi config set --secret {CONFIG_ACCESS_TOKEN} <token>`",
+    SOURCE_ENV: "set the PULUMI_ACCESS_TOKEN environment variable again",
+    SOURCE_CLI: "log in again with `pulumi login`",
+}
+_HEADER_SAFE_TOKEN = re.compile(r"[\x21-\x7e]+")
+"""What an access token may hold: visible ASCII (Pulumi tokens are ``pul-`` and hex digits)."""
+
+
+def access_token_problem(token: str | None, source: str | None = None) -> str | None:
+    """Why ``token`` cannot be sent as ``Authorization: token ...`` (None when it can).
+
+    A line break, another control character, a space or a non-ASCII character is refused before
+    anything is sent: ``requests`` would quote the whole header, token included, in its error,
+    and ``http.client`` refuses what is not Latin-1. The message names ``source`` (the config
+    key, the environment variable or the CLI's credentials) and the fix, never any part of the
+    token."""
+    if not token or _HEADER_SAFE_TOKEN.fullmatch(token):
+        return None
+    where = source or f"{CONFIG_ACCESS_TOKEN}, {SOURCE_ENV} or the Pulumi CLI's credentials"
+    fix = _FIX_BY_SOURCE.get(source or "", f"give it again in {CONFIG_ACCESS_TOKEN} or {SOURCE_ENV}")
+    return (
+        f"the access token from {where} contains a line break, a space, a control character or a "
+        f"non-ASCII character (the token is not shown); {fix}, without them"
+    )
 
 
 def _cli_credentials(api_url: str, environ: Mapping[str, str]) -> str | None:
@@ -63,12 +99,14 @@ def resolve(get_config: Callable[[str], str | None], environ: Mapping[str, str] 
     problem = api_url_problem(api_url)
     if problem:
         return Settings(redact_url(api_url), None, "none", f"{CONFIG_API_URL}: {problem}")
-    if token:
-        return Settings(api_url, token, "stack config oidc:accessToken")
-    token = (environ.get("PULUMI_ACCESS_TOKEN") or "").strip()
-    if token:
-        return Settings(api_url, token, "PULUMI_ACCESS_TOKEN")
-    token = _cli_credentials(api_url, environ) or ""
-    if token:
-        return Settings(api_url, token, "Pulumi CLI credentials")
-    return Settings(api_url, None, "none")
+    source = SOURCE_CONFIG
+    if not token:
+        token, source = (environ.get("PULUMI_ACCESS_TOKEN") or "").strip(), SOURCE_ENV
+    if not token:
+        cli_token = _cli_credentials(api_url, environ)
+        token, source = (cli_token.strip() if isinstance(cli_token, str) else ""), SOURCE_CLI
+    if not token:
+        return Settings(api_url, None, "none")
+    # A token that cannot travel in a header is kept, but recorded as a problem (like an API URL's):
+    # the first call reports it, naming the source; configure() never raises.
+    return Settings(api_url, token, source, access_token_problem=access_token_problem(token, source))

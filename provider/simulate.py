@@ -6,7 +6,9 @@ module adds what a person troubleshooting a refused exchange needs around it:
 * ``read_token_argument``: the Pulumi CLI's ``<jwt|file://path>`` rules and error texts, except
   that a value that may be a token is never echoed;
 * ``decode_token``: the token's header and claims with PyJWT, unverified (and labelled so)
-  unless a JWKS or the issuer's discovery document is given;
+  unless a JWKS and its issuer, or the issuer's discovery document, are given with the
+  audience; then it is verified by ``token_verify.verify_token``, the very function the
+  emulator's exchange verifies with, so the two give the same verdict on every token;
 * ``render_text`` / ``render_json``: the decision, the deciding policy, and for every policy
   which rule failed and why.
 """
@@ -25,26 +27,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import jwt
 import requests
 import urllib3
 
 from .urls import issuer_url_problem
 from .policy import TOKEN_TYPES, Decision, oversized_claim, Policy, PolicyOutcome, Request, evaluate
+from .token_verify import LEEWAY_SECONDS, MAX_TOKEN_BYTES, TokenRejected, decode_unverified, static_key, verify_token
 
-ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
-"""Algorithms a workload token may be verified with: never ``none``, never a shared secret."""
-
-# golang-jwt's registered signing methods: what the Pulumi CLI's ParseUnverified accepts as a JWT.
-_REGISTERED_ALGORITHMS = frozenset(ASYMMETRIC_ALGORITHMS + ("HS256", "HS384", "HS512", "none"))
-_ALGORITHMS_BY_KTY = {
-    "RSA": ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
-    "EC": ("ES256", "ES384", "ES512"),
-    "OKP": ("EdDSA",),
-}
-REQUIRED_CLAIMS = ("exp", "iat", "iss", "sub")
-MAX_TOKEN_BYTES = 16 * 1024
-"""Workload tokens are a few KB; anything larger is not one (and is not read whole)."""
+# golang-jwt's registered signing methods: what the Pulumi CLI's ParseUnverified accepts as a JWT
+# (which ones verify is token_verify.ASYMMETRIC_ALGORITHMS: one rule with the emulator).
+_REGISTERED_ALGORITHMS = frozenset({
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+    "HS256", "HS384", "HS512", "none",
+})
 FETCH_TIMEOUT = (5, 10)
 FETCH_DEADLINE_SECONDS = 10.0
 """The most fetching the discovery document and the JWKS may take, together."""
@@ -131,8 +126,8 @@ def _may_be_secret(value: str) -> bool:
 
 @dataclass(frozen=True)
 class DecodedToken:
-    """A token's header and claims. ``verified`` is False unless its signature and ``exp``,
-    ``iat``, ``iss``, ``sub`` were checked; ``note`` says what was (and was not) checked."""
+    """A token's header and claims. ``verified`` is False unless it passed ``verify_token`` (the
+    emulator's checks: signature, issuer, audience, times, key); ``note`` says what was checked."""
 
     header: dict[str, Any]
     claims: dict[str, Any]
@@ -150,85 +145,58 @@ def decode_token(
     token: str,
     *,
     verify_with: Mapping[str, Any] | None = None,
+    issuer: str | None = None,
     discovery_url: str | None = None,
     audience: str | None = None,
-    leeway: int = 60,
 ) -> DecodedToken:
-    """Decode ``token``; verify it when ``verify_with`` (a JWKS dict) or ``discovery_url`` (the
-    issuer URL, or its ``/.well-known/openid-configuration`` URL) is given.
+    """Decode ``token``; verify it when ``verify_with`` (a JWKS dict, with ``issuer``: the URL of
+    the issuer whose keys it holds) or ``discovery_url`` (the issuer URL, or its
+    ``/.well-known/openid-configuration`` URL) is given.
 
-    Verification uses asymmetric algorithms only, requires ``exp``, ``iat``, ``iss`` and ``sub``,
-    and checks ``aud`` only when ``audience`` is given. With discovery, ``discovery_url`` is the
-    issuer the caller trusts (never the token's own ``iss``): the document's ``issuer`` must be
-    that URL and the token's ``iss`` must be that issuer; both documents together are fetched
-    within ``FETCH_DEADLINE_SECONDS`` and ``MAX_DOCUMENT_BYTES`` each. Raises ``TokenError``
-    (never quoting the token).
+    Verification is ``token_verify.verify_token``, the emulator's exchange's own check, for
+    ``audience`` (``urn:pulumi:org:ORG``, required then), with the given issuer as the only
+    trusted one. The issuer is never the token's own ``iss``: a forger names a host it controls.
+    With discovery the document's ``issuer`` must be that URL; both documents together are
+    fetched within ``FETCH_DEADLINE_SECONDS`` and ``MAX_DOCUMENT_BYTES`` each. Raises
+    ``TokenError`` (never quoting the token).
     """
-    if len(token) > MAX_TOKEN_BYTES:
-        raise TokenError(f"the token is longer than {MAX_TOKEN_BYTES} bytes; workload tokens are a few KB")
     try:
-        header = jwt.get_unverified_header(token)
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError as e:
-        raise TokenError(f"the value is not a decodable JWT ({_pyjwt_reason(e)})") from None
-    if not isinstance(claims, dict):
-        raise TokenError("the token's payload is not a JSON object")
+        header, claims = decode_unverified(token)
+    except TokenRejected as e:
+        raise TokenError(f"the value is not a decodable JWT ({e.description})") from None
     too_long = oversized_claim(claims)
     if too_long:
         raise TokenError(f"the token is refused: {too_long}")
     if verify_with is None and discovery_url is None:
         return DecodedToken(header, claims, False, UNVERIFIED_NOTE)
-
-    issuer = None
-    source = "the given JWKS"
-    if verify_with is None:
-        assert discovery_url is not None
-        issuer, verify_with, source = _discover(discovery_url)
-    key, algorithms = _select_key(verify_with, header)
-    try:
-        verified = jwt.decode(
-            token,
-            key=key,
-            algorithms=algorithms,
-            audience=audience,
-            issuer=issuer,
-            leeway=leeway,
-            options={"require": list(REQUIRED_CLAIMS), "verify_aud": audience is not None},
+    if not audience:
+        raise TokenError(
+            "verifying a token needs the audience of the exchange, urn:pulumi:org:ORG (the CLI's --org ORG)"
         )
-    except jwt.PyJWTError as e:
-        raise TokenError(f"the token failed verification against {source}: {_pyjwt_reason(e)}") from None
-    checked = "signature, exp, iat, iss, sub" + (", aud" if audience is not None else " (aud not checked)")
-    kid = header.get("kid")
-    note = f"verified with {source}" + (f" (key {kid!r})" if kid else "") + f": {checked}"
-    return DecodedToken(header, verified, True, note)
-
-
-def _pyjwt_reason(e: Exception) -> str:
-    # PyJWT's messages describe the failure, never the token itself.
-    return str(e) or type(e).__name__
-
-
-def _select_key(jwks: Mapping[str, Any], header: Mapping[str, Any]) -> tuple[Any, list[str]]:
-    """The key the header's ``kid`` names (or the only key), and the algorithms it may verify."""
-    keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
-    if not isinstance(keys, list) or not keys:
-        raise TokenError("the JWKS has no 'keys' list")
-    kid = header.get("kid")
-    candidates = [k for k in keys if isinstance(k, Mapping) and (kid is None or k.get("kid") == kid)]
-    if kid is None and len(candidates) > 1:
-        raise TokenError("the token names no key (no 'kid' header) and the JWKS holds several keys")
-    if not candidates:
-        raise TokenError(f"no key in the JWKS has the token's kid {kid!r}")
-    jwk = dict(candidates[0])
-    family = _ALGORITHMS_BY_KTY.get(str(jwk.get("kty")))
-    if family is None:
-        raise TokenError(f"key {kid!r} has kty {jwk.get('kty')!r}; only RSA, EC and OKP public keys verify workload tokens")
-    algorithms = [jwk["alg"]] if jwk.get("alg") in family else list(family)
+    if verify_with is not None:
+        if not isinstance(verify_with, Mapping) or not isinstance(verify_with.get("keys"), list):
+            raise TokenError("the JWKS has no 'keys' list")
+        problem = issuer_url_problem(issuer) if issuer is not None else "required"
+        if problem:
+            raise TokenError(
+                "a JWKS holds the keys of one issuer: give that issuer's URL (the CLI's --issuer URL), "
+                f"which the token's iss must be ({problem})"
+            )
+        trusted = {"url": issuer, "jwks": verify_with}
+        source = "the given JWKS"
+    else:
+        assert discovery_url is not None
+        issuer, jwks, source = _discover(discovery_url)
+        trusted = {"url": issuer, "jwks": jwks}
     try:
-        key = jwt.PyJWK(jwk, algorithm=algorithms[0]).key
-    except jwt.PyJWTError as e:
-        raise TokenError(f"key {kid!r} in the JWKS is unusable: {_pyjwt_reason(e)}") from None
-    return key, algorithms
+        verified, _ = verify_token(token, audience, [trusted], static_key)
+    except TokenRejected as e:
+        raise TokenError(f"the token failed verification against {source}: {e.description}") from None
+    note = (
+        f"verified with {source} (key {header.get('kid')!r}) as the exchange does: signature, "
+        f"iss {issuer}, aud {audience}, exp/iat/nbf, lifetime, key and algorithm"
+    )
+    return DecodedToken(header, verified, True, note)
 
 
 def _discover(url: str) -> tuple[str, dict[str, Any], str]:
@@ -256,7 +224,7 @@ def _discover(url: str) -> tuple[str, dict[str, Any], str]:
 def _fetch_json(url: str, what: str, deadline: float) -> dict[str, Any]:
     """GET a public JSON document: https only (loopback http for local testing), no redirects,
     at most ``MAX_DOCUMENT_BYTES``, done by ``deadline`` (``time.monotonic()``) or refused."""
-    problem = issuer_url_problem(url.split("?", 1)[0])
+    problem = issuer_url_problem(url)  # the emulator's rule for jwks_uri too (no query, no fragment)
     if problem:
         raise TokenError(f"refusing to fetch the {what}: {problem}")
     outcome: dict[str, Any] = {}
@@ -266,6 +234,8 @@ def _fetch_json(url: str, what: str, deadline: float) -> dict[str, Any]:
             outcome["raw"] = _get_bounded(url, what)
         except TokenError as e:
             outcome["error"] = e
+        except Exception as e:  # noqa: BLE001  anything else a hostile answer provokes: refused too
+            outcome["error"] = TokenError(f"fetching the {what} from {url} failed: {type(e).__name__}")
 
     # A worker thread, so that no slow answer (headers or body sent a byte at a time) can hold
     # the caller past the deadline; a worker left behind is a daemon and dies with the process.
@@ -278,8 +248,8 @@ def _fetch_json(url: str, what: str, deadline: float) -> dict[str, Any]:
         raise outcome["error"]
     try:
         body = json.loads(outcome["raw"])
-    except ValueError:
-        raise TokenError(f"the {what} at {url} is not JSON") from None
+    except (ValueError, RecursionError):
+        raise TokenError(f"the {what} at {url} is not JSON (or nests it too deep)") from None
     if not isinstance(body, dict):
         raise TokenError(f"the {what} at {url} is not a JSON object")
     return body
@@ -417,7 +387,7 @@ def render_text(
     return "\n".join(lines)
 
 
-def token_time_problem(claims: Mapping[str, Any], now: float, *, leeway: int = 60) -> str | None:
+def token_time_problem(claims: Mapping[str, Any], now: float, *, leeway: int = LEEWAY_SECONDS) -> str | None:
     """Why the service will refuse a token whatever the policies say: expired, or not valid yet
     (``exp``/``nbf`` against ``now``, with the usual leeway); None when its times are fine."""
 

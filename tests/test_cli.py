@@ -140,7 +140,7 @@ def test_simulate_with_a_token_never_prints_it(capsys, files, token, tmp_path):
 
 def test_simulate_verifies_with_a_jwks_file(capsys, files, token, issuer, tmp_path):
     (tmp_path / "jwks.json").write_text(json.dumps(issuer.jwks()))
-    code, out, _ = run(capsys, "simulate", "--policies", str(files / "wire.json"), "--token", token, "--jwks", str(tmp_path / "jwks.json"), "--team", "platform", "--format", "json")
+    code, out, _ = run(capsys, "simulate", "--policies", str(files / "wire.json"), "--token", token, "--jwks", str(tmp_path / "jwks.json"), "--issuer", issuer.url, "--org", "acme", "--team", "platform", "--format", "json")
     assert code == 0 and json.loads(out)["token"]["verified"] is True
 
 
@@ -148,15 +148,15 @@ def test_simulate_verification_failure_is_an_input_error(capsys, files, token, t
     from pulumi_oidc_trust.emulator import TestIssuer
 
     (tmp_path / "jwks.json").write_text(json.dumps(TestIssuer("https://x", kid="other").jwks()))
-    code, out, err = run(capsys, "simulate", "--policies", str(files / "wire.json"), "--token", token, "--jwks", str(tmp_path / "jwks.json"))
+    code, out, err = run(capsys, "simulate", "--policies", str(files / "wire.json"), "--token", token, "--jwks", str(tmp_path / "jwks.json"), "--issuer", "https://issuer.example.com", "--org", "acme")
     assert code == 2 and out == ""
-    assert "no key in the JWKS has the token's kid" in err and token not in err
+    assert "unknown key id" in err and token not in err
     assert len(err.strip().splitlines()) == 1
 
 
 def test_simulate_verifies_with_discovery(capsys, files, inproc_emulator):
     token = inproc_emulator.test_issuer.mint(MAIN_CLAIMS)
-    code, out, _ = run(capsys, "simulate", "--policies", str(files / "wire.json"), "--token", token, "--discovery", inproc_emulator.test_issuer_url, "--team", "platform", "--format", "json")
+    code, out, _ = run(capsys, "simulate", "--policies", str(files / "wire.json"), "--token", token, "--discovery", inproc_emulator.test_issuer_url, "--org", "acme", "--team", "platform", "--format", "json")
     assert code == 0
     assert json.loads(out)["token"]["verified"] is True and "discovery" in json.loads(out)["token"]["note"]
 
@@ -173,7 +173,7 @@ def test_simulate_verifies_with_discovery(capsys, files, inproc_emulator):
         (["--policies", "{d}/wire.json", "--claims", "{d}/claims.json", "--team", "a", "--user", "b"], "name only one of team, user or runner"),
         (["--policies", "{d}/wire.json", "--token", "nonsense"], "--token: must be JWT or 'file://filepath'. Got 'nonsense'"),
         (["--policies", "{d}/wire.json", "--token", "file://{d}/missing"], "reading token from file '{d}/missing'"),
-        (["--policies", "{d}/wire.json", "--claims", "{d}/claims.json", "--jwks", "{d}/claims.json"], "--jwks and --discovery verify a --token"),
+        (["--policies", "{d}/wire.json", "--claims", "{d}/claims.json", "--jwks", "{d}/claims.json"], "--jwks, --discovery, --issuer and --org verify a --token"),
         (["--policies", "{d}/wire.json"], "one of the arguments --claims --token is required"),
     ],
 )

@@ -376,7 +376,7 @@ def test_a_discovery_document_naming_another_issuer_is_refused(documents):
     }
     token = forger.mint({"sub": "x", "aud": "urn:pulumi:org:acme", "iss": documents.url + "/other"})
     with pytest.raises(TokenError, match="not the trusted"):
-        decode_token(token, discovery_url=documents.url)
+        decode_token(token, discovery_url=documents.url, audience="urn:pulumi:org:acme")
 
 
 def test_a_token_from_another_issuer_fails_against_the_trusted_one(inproc_emulator):
@@ -384,14 +384,14 @@ def test_a_token_from_another_issuer_fails_against_the_trusted_one(inproc_emulat
         {"sub": "repo:acme/infra:ref:refs/heads/main", "aud": "urn:pulumi:org:acme"}, kid=inproc_emulator.test_issuer.kid
     )
     with pytest.raises(TokenError, match="failed verification"):
-        decode_token(forged, discovery_url=inproc_emulator.test_issuer_url)
+        decode_token(forged, discovery_url=inproc_emulator.test_issuer_url, audience="urn:pulumi:org:acme")
 
 
 def test_an_oversized_discovery_document_is_refused(documents):
     _Documents.routes = {"/.well-known/openid-configuration": (b" " * (simulate_mod.MAX_DOCUMENT_BYTES + 10), 0)}
     token = TestIssuer(documents.url, key=new_rsa_key()).mint({"sub": "x"})
     with pytest.raises(TokenError, match="larger than"):
-        decode_token(token, discovery_url=documents.url)
+        decode_token(token, discovery_url=documents.url, audience="urn:pulumi:org:acme")
 
 
 def test_a_slow_discovery_fetch_is_cut_at_the_deadline(documents, monkeypatch):
@@ -400,5 +400,5 @@ def test_a_slow_discovery_fetch_is_cut_at_the_deadline(documents, monkeypatch):
     token = TestIssuer(documents.url, key=new_rsa_key()).mint({"sub": "x"})
     started = time.monotonic()
     with pytest.raises(TokenError, match="took longer than"):
-        decode_token(token, discovery_url=documents.url)
+        decode_token(token, discovery_url=documents.url, audience="urn:pulumi:org:acme")
     assert time.monotonic() - started < 2.5

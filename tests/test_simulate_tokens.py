@@ -133,60 +133,87 @@ def test_unverified_decode_reads_expired_tokens(issuer):
     assert decoded.claims["sub"] == "x"
 
 
+ACME = "urn:pulumi:org:acme"
+
+
+def _verify(issuer, token, jwks=None, **kwargs):
+    """``decode_token`` verifying with ``issuer``'s JWKS (or ``jwks``) for acme's exchange."""
+    kwargs.setdefault("audience", ACME)
+    return decode_token(token, verify_with=issuer.jwks() if jwks is None else jwks, issuer=issuer.url, **kwargs)
+
+
 def test_verified_with_jwks(issuer, token):
-    decoded = decode_token(token, verify_with=issuer.jwks())
-    assert decoded.verified and "verified with the given JWKS" in decoded.note and "aud not checked" in decoded.note
+    decoded = _verify(issuer, token)
+    assert decoded.verified and "verified with the given JWKS" in decoded.note
+    assert f"iss {issuer.url}" in decoded.note and f"aud {ACME}" in decoded.note
+
+
+def test_verifying_needs_the_audience_and_the_issuer(issuer, token):
+    with pytest.raises(TokenError, match="needs the audience"):
+        decode_token(token, verify_with=issuer.jwks(), issuer=issuer.url)
+    with pytest.raises(TokenError, match="give that issuer's URL"):
+        decode_token(token, verify_with=issuer.jwks(), audience=ACME)
 
 
 def test_verified_with_audience(issuer, token):
-    assert "aud" in decode_token(token, verify_with=issuer.jwks(), audience="urn:pulumi:org:acme").note
-    with pytest.raises(TokenError, match="failed verification"):
-        decode_token(token, verify_with=issuer.jwks(), audience="urn:pulumi:org:other")
+    with pytest.raises(TokenError, match="failed verification.*audience mismatch"):
+        _verify(issuer, token, audience="urn:pulumi:org:other")
+
+
+def test_the_issuer_is_compared_with_a_jwks(issuer, token):
+    with pytest.raises(TokenError, match="unknown issuer"):
+        decode_token(token, verify_with=issuer.jwks(), issuer="https://other.example.com", audience=ACME)
 
 
 def test_wrong_key_fails(issuer, token):
     other = TestIssuer("https://issuer.example.com", kid=issuer.kid)
-    with pytest.raises(TokenError, match="Signature verification failed"):
-        decode_token(token, verify_with=other.jwks())
+    with pytest.raises(TokenError, match="signature verification failed"):
+        _verify(other, token)
 
 
 def test_required_claims(issuer):
-    with pytest.raises(TokenError, match='"sub"'):
-        decode_token(issuer.mint({"aud": "x"}), verify_with=issuer.jwks())
+    with pytest.raises(TokenError, match="missing required claim: sub"):
+        _verify(issuer, issuer.mint({"aud": ACME}))
 
 
 def test_expired_token_fails_verification(issuer):
     with pytest.raises(TokenError, match="expired"):
-        decode_token(issuer.mint({"sub": "x"}, exp=int(time.time()) - 3600), verify_with=issuer.jwks())
+        _verify(issuer, issuer.mint({"sub": "x", "aud": ACME}, exp=int(time.time()) - 3600))
 
 
 def test_symmetric_tokens_are_never_verified(issuer):
-    forged = jwt.encode({"sub": "x", "iss": "i", "iat": 1, "exp": 2**31}, "a-shared-secret-of-thirty-two-bytes!", algorithm="HS256", headers={"kid": issuer.kid})
-    with pytest.raises(TokenError, match="failed verification"):
-        decode_token(forged, verify_with=issuer.jwks())
-    with pytest.raises(TokenError, match="only RSA, EC and OKP"):
-        decode_token(forged, verify_with={"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": issuer.kid}]})
+    forged = jwt.encode({"sub": "x", "iss": issuer.url, "aud": ACME, "iat": 1, "exp": 2**31}, "a-shared-secret-of-thirty-two-bytes!", algorithm="HS256", headers={"kid": issuer.kid})
+    with pytest.raises(TokenError, match="failed verification.*algorithm not allowed"):
+        _verify(issuer, forged)
+    with pytest.raises(TokenError, match="failed verification.*algorithm not allowed"):
+        _verify(issuer, forged, jwks={"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": issuer.kid}]})
+
+
+def test_a_key_the_exchange_cannot_use_is_named(issuer):
+    token = issuer.mint({"sub": "x", "aud": ACME}, kid="oct")
+    with pytest.raises(TokenError, match="unusable key"):
+        _verify(issuer, token, jwks={"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "oct"}]})
 
 
 def test_unknown_kid(issuer, token):
-    with pytest.raises(TokenError, match="no key in the JWKS has the token's kid"):
-        decode_token(token, verify_with={"keys": [public_jwk(issuer.key, "other")]})
+    with pytest.raises(TokenError, match="unknown key id"):
+        _verify(issuer, token, jwks={"keys": [public_jwk(issuer.key, "other")]})
 
 
 def test_verified_by_discovery(inproc_emulator):
     issuer = inproc_emulator.test_issuer
-    token = issuer.mint({"sub": "x", "aud": "urn:pulumi:org:acme"})
-    decoded = decode_token(token, discovery_url=issuer.url)
+    token = issuer.mint({"sub": "x", "aud": ACME})
+    decoded = decode_token(token, discovery_url=issuer.url, audience=ACME)
     assert decoded.verified and "discovery" in decoded.note
     # the issuer in the discovery document must be the token's iss
-    wrong = issuer.mint({"sub": "x"}, iss="https://elsewhere.example.com")
-    with pytest.raises(TokenError, match="Invalid issuer"):
-        decode_token(wrong, discovery_url=issuer.url)
+    wrong = issuer.mint({"sub": "x", "aud": ACME}, iss="https://elsewhere.example.com")
+    with pytest.raises(TokenError, match="unknown issuer"):
+        decode_token(wrong, discovery_url=issuer.url, audience=ACME)
 
 
 def test_discovery_refuses_plain_http_off_loopback(token):
     with pytest.raises(TokenError, match="needs https"):
-        decode_token(token, discovery_url="http://issuer.example.com")
+        decode_token(token, discovery_url="http://issuer.example.com", audience=ACME)
 
 
 def test_garbage_is_not_decoded():
