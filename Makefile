@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo bench venv clean pulumi lock k8s pulumi-kubernetes
+.PHONY: test demo bench venv clean pulumi lock k8s pulumi-kubernetes node runner-image
 
 venv: $(STAMP)
 
@@ -44,10 +44,21 @@ pulumi-kubernetes:
 k8s:
 	bash tools/k8s/build.sh
 
+# A real node for the runner's pod (tests/realnode): the container runtime from Debian's packages
+# (installed when run as root), then the runner and pause images, built offline (tools/runner-image/).
+# Without root it says what is missing and the node tests skip with that reason.
+node:
+	bash tools/node/install-runtime.sh
+	@if [ "$$(id -u)" = 0 ] && command -v mmdebstrap >/dev/null 2>&1; then $(MAKE) --no-print-directory runner-image; \
+	else echo "make node: not root, so no runner image (the node tests skip and say why)"; fi
+
+runner-image:
+	bash tools/runner-image/build.sh
+
 # The real-CLI and real-cluster tests use .tools/bin; `make pulumi` and `make k8s` run first when
 # Go is here (never inside pytest).
 test: $(STAMP)
-	@if command -v go >/dev/null 2>&1; then $(MAKE) --no-print-directory pulumi && OIDC_TRUST_PLUGIN_INSTALL=0 $(MAKE) --no-print-directory pulumi-kubernetes && $(MAKE) --no-print-directory k8s; \
+	@if command -v go >/dev/null 2>&1; then $(MAKE) --no-print-directory pulumi && OIDC_TRUST_PLUGIN_INSTALL=0 $(MAKE) --no-print-directory pulumi-kubernetes && $(MAKE) --no-print-directory k8s && $(MAKE) --no-print-directory node; \
 	else echo "make test: no Go here, so neither the Pulumi CLI nor kube-apiserver/etcd is built (real-CLI tests use a pulumi on PATH or skip; real-cluster tests use binaries on PATH or skip)"; fi
 	$(PY) -m pytest -q -n 2
 

@@ -144,6 +144,8 @@ class Emulator:
                 return Reply(400, ApiError(400, str(e)).body())
             self.faults.configure(config)
             return Reply(200, config.to_json())
+        if key == ("GET", "/_emulator/exchanges"):
+            return Reply(200, {"exchanges": list(self.exchange.log)})
         if key == ("GET", "/_emulator/stats"):
             return Reply(200, self.stats.to_json())
         if key == ("POST", "/_emulator/stats/reset"):

@@ -12,6 +12,7 @@ lifetime is ``min(requested, the issuer's maxExpiration or 25 h)``.
 
 from __future__ import annotations
 
+import collections
 import secrets
 import time
 from typing import Any, Callable, Mapping
@@ -43,6 +44,22 @@ FIELDS = (
     "audience", "expiration", "grant_type", "requested_token_type", "scope", "subject_token", "subject_token_type"
 )
 TOKEN_TYPE_BY_URN = {t.urn: t.name for t in TOKEN_TYPES.values()}
+EXCHANGE_LOG_SIZE = 200
+LOGGED_CLAIMS = ("iss", "sub", "aud")
+"""What the exchange log keeps of a verified token: identifying claims, never the token itself."""
+
+
+def logged_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
+    """The claims an exchange log entry shows: ``iss``/``sub``/``aud`` and, for a Kubernetes token,
+    the pod and service account it is bound to (``kubernetes.io``), so a test can tell which pod logged in."""
+    shown = {k: claims[k] for k in LOGGED_CLAIMS if k in claims}
+    kubernetes = claims.get("kubernetes.io")
+    if isinstance(kubernetes, Mapping):
+        shown["kubernetes.io"] = {
+            part: {k: v for k, v in kubernetes[part].items() if k in ("name", "uid")}
+            for part in ("pod", "serviceaccount") if isinstance(kubernetes.get(part), Mapping)
+        } | ({"namespace": kubernetes["namespace"]} if "namespace" in kubernetes else {})
+    return shown
 
 
 def invalid_request(description: str) -> OAuthError:
@@ -61,15 +78,25 @@ class Exchange:
         self.store = store
         self.keys = keys
         self.clock = clock
+        self.log: collections.deque[dict[str, Any]] = collections.deque(maxlen=EXCHANGE_LOG_SIZE)
+        """The last exchanges (``GET /_emulator/exchanges``): outcome, organization, scope and the
+        verified token's ``logged_claims``; never a token."""
 
     def __call__(self, call: Call) -> Reply:
+        entry: dict[str, Any] = {"time": self.clock()}
         try:
-            return Reply(200, self._exchange(read_parameters(call)), {"Cache-Control": "no-store"})
+            answer = self._exchange(read_parameters(call), entry)
         except OAuthError as e:
+            entry.update(outcome=e.body().get("error"), description=e.body().get("error_description"))
+            self.log.append(entry)
             return Reply(e.status, e.body(), {"Cache-Control": "no-store"})
+        entry.update(outcome="granted", expires_in=answer["expires_in"])
+        self.log.append(entry)
+        return Reply(200, answer, {"Cache-Control": "no-store"})
 
-    def _exchange(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def _exchange(self, params: Mapping[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
         org, audience, request, expiration, subject_token = validate_parameters(params)
+        entry.update(org=org, token_type=request.token_type, name=request.name)
         with self.store.reading() as state:
             issuers = [dict(r) for r in state.org_issuers(org)]
         if not issuers:
@@ -78,6 +105,7 @@ class Exchange:
             claims, issuer = verify_subject_token(subject_token, audience, issuers, self.keys)
         except TokenRejected as e:
             raise invalid_grant(e.description) from None
+        entry["claims"] = logged_claims(claims)
         decision_index = self._decide(issuer, claims, request)
         granted = min(expiration, issuer.get("maxExpiration") or MAX_EXPIRATION)
         access_token = self._mint(org, issuer, request, decision_index, granted)

@@ -410,10 +410,10 @@ class SharedCluster:
             if state["failed"]:
                 raise ClusterStartError(state["failed"])
             if state["info"] is None or not running(state["owner"]):
-                cluster = LocalCluster(self.tools, self.directory / f"cluster-{state['starts']}")
+                cluster = self._new_cluster(self.directory / f"cluster-{state['starts']}")
                 state["starts"] += 1
                 try:
-                    info = cluster.start()
+                    info = self._started(cluster)
                 except ClusterStartError as e:
                     state["failed"] = str(e)
                     self._write(state)
@@ -422,7 +422,17 @@ class SharedCluster:
                 state.update(info=dataclasses.asdict(info), owner=os.getpid(), users=0)
             state["users"] += 1
             self._write(state)
-            return ClusterInfo(**state["info"])
+            return self._info(state["info"])
+
+    # What is shared (a subclass shares a bigger cluster: harness.kube_node.SharedNode).
+    def _new_cluster(self, workdir: Path) -> LocalCluster:
+        return LocalCluster(self.tools, workdir)
+
+    def _started(self, cluster: LocalCluster) -> Any:
+        return cluster.start()
+
+    def _info(self, data: dict[str, Any]) -> Any:
+        return ClusterInfo(**data)
 
     def release(self, wait_seconds: float = 1800.0) -> None:
         with self._locked():

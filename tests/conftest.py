@@ -107,6 +107,10 @@ class EmulatorHandle:
     def stats(self) -> dict[str, Any]:
         return requests.get(self.url("/_emulator/stats"), timeout=10).json()
 
+    def exchanges(self) -> list[dict[str, Any]]:
+        """The emulator's exchange log (``GET /_emulator/exchanges``): outcomes and verified claims."""
+        return requests.get(self.url("/_emulator/exchanges"), timeout=10).json()["exchanges"]
+
     def reset_stats(self) -> None:
         requests.post(self.url("/_emulator/stats/reset"), timeout=10).raise_for_status()
 

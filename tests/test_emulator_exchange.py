@@ -73,6 +73,23 @@ def test_an_allowed_token_is_exchanged_for_a_pulumi_token(trusted):
     assert user["tokenInfo"]["organization"] == "acme" and user["tokenInfo"]["name"]
 
 
+def test_the_exchange_log_shows_who_logged_in_and_who_was_refused_never_a_token(trusted):
+    granted_token = trusted.workload_token(**{"kubernetes.io": {"namespace": "ci", "pod": {"name": "p", "uid": "u-1"},
+                                                                "serviceaccount": {"name": "sa", "uid": "u-2"}}})
+    assert trusted.exchange(granted_token).status_code == 200
+    refused_token = trusted.workload_token(sub="repo:other/infra:ref:refs/heads/main")
+    assert trusted.exchange(refused_token).status_code == 400
+    granted, refused = trusted.exchanges()[-2:]
+    assert granted["outcome"] == "granted" and granted["org"] == "acme"
+    assert granted["claims"]["sub"] == "repo:acme/infra:ref:refs/heads/main"
+    assert granted["claims"]["kubernetes.io"] == {"namespace": "ci", "pod": {"name": "p", "uid": "u-1"},
+                                                  "serviceaccount": {"name": "sa", "uid": "u-2"}}
+    assert refused["outcome"] == "invalid_grant" and refused["claims"]["sub"].startswith("repo:other/")
+    assert "no authorization policy" in refused["description"]
+    log = json.dumps(trusted.exchanges())
+    assert granted_token not in log and refused_token not in log and "pul-" not in log
+
+
 def test_json_bodies_work_like_auth_actions_sends_them(trusted):
     as_number = trusted.exchange(trusted.workload_token(), expiration=1800, as_json=True)
     assert as_number.status_code == 200 and as_number.json()["expires_in"] == 1800
