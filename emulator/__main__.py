@@ -4,8 +4,11 @@ The admin token comes from ``--access-token-file FILE``, else the ``PULUMI_EMULA
 environment variable, else ``--access-token T`` (kept for compatibility: every local user can
 read a process's argv, so prefer the other two).
 
-The first line of stdout is the base URL (``http://127.0.0.1:PORT``); nothing else is printed
-there. Problems go to stderr, never with a token in them.
+It listens on ``--host`` (default 127.0.0.1). ``--tls-cert FILE --tls-key FILE`` (PEM) serve
+https; an address that is not loopback is refused without them (plain http only on loopback).
+
+The first line of stdout is the base URL (``http://127.0.0.1:PORT``, or ``https://HOST:PORT``
+with TLS); nothing else is printed there. Problems go to stderr, never with a token in them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import sys
 import threading
 
 from .faults import FAULT_STATUSES, WHEN, FaultConfig, FaultConfigError
-from .server import serve
+from .server import DEFAULT_HOST, serve
 
 
 def _rate(text: str) -> float:
@@ -39,7 +42,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m pulumi_oidc_trust.emulator",
         description="A local stand-in for Pulumi Cloud's OIDC issuer, auth policy and token exchange endpoints.",
     )
-    parser.add_argument("--port", type=_non_negative, default=0, help="port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--port", type=_non_negative, default=0, help="port on --host (0: any free port)")
+    parser.add_argument("--host", metavar="ADDRESS", default=DEFAULT_HOST,
+                        help=f"IP address to listen on (default {DEFAULT_HOST}); one that is not loopback needs "
+                             "--tls-cert and --tls-key (plain http only on loopback)")
+    parser.add_argument("--tls-cert", metavar="FILE",
+                        help="serve https with this PEM certificate (chain); the base URL is then https://HOST:PORT")
+    parser.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert (unencrypted)")
     token = parser.add_mutually_exclusive_group()
     token.add_argument("--access-token-file", metavar="FILE",
                        help="file holding the admin token clients send as 'Authorization: token T'")
@@ -94,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         faults.validate()
         running = serve(
             access_token, port=args.port, state_path=args.state, issuer_ca=args.issuer_ca, faults=faults,
-            esc_environments=args.esc_environment,
+            esc_environments=args.esc_environment, host=args.host, tls_cert=args.tls_cert, tls_key=args.tls_key,
         )
     except (OSError, ValueError, FaultConfigError) as e:
         print(f"emulator: cannot start: {type(e).__name__}: {e}", file=sys.stderr)

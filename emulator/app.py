@@ -91,9 +91,10 @@ class Emulator:
         issuer_ca: str | None = None,
         faults: FaultConfig | None = None,
         esc_environments: Iterable[str] = (),
+        own_certificate: str | None = None,
     ):
         self.store = Store(state_path)
-        self.fetcher = Fetcher(ca_file=issuer_ca)
+        self.fetcher = Fetcher(ca_file=issuer_ca, own_certificate=own_certificate)
         self.fetcher.ssl_context  # a missing or unreadable --issuer-ca fails now, not at the first token
         self.keys = KeyCache(self.fetcher)
         self.api = Api(self.store, access_token, self.fetcher)

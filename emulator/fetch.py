@@ -50,18 +50,26 @@ def sha256_hex(der: bytes) -> str:
 
 @dataclass(frozen=True)
 class Fetcher:
-    """How the emulator reaches issuers. ``ca_file``: extra trusted CAs (PEM), e.g. ``--issuer-ca``."""
+    """How the emulator reaches issuers. ``ca_file``: extra trusted CAs (PEM), e.g. ``--issuer-ca``.
+    ``own_certificate``: the certificate(s) the emulator itself serves https with (``--tls-cert``),
+    trusted as they are, so that its own test issuer's keys can be fetched over its own https."""
 
     ca_file: str | None = None
     timeout: float = TIMEOUT_SECONDS
     deadline: float = DEADLINE_SECONDS
+    own_certificate: str | None = None
 
     @cached_property
     def ssl_context(self) -> ssl.SSLContext:
-        """System CAs plus ``ca_file``; built once (loading the CA store is not free)."""
+        """System CAs plus ``ca_file`` (and ``own_certificate``); built once (loading the CA store is not free)."""
         context = ssl.create_default_context()
         if self.ca_file:
             context.load_verify_locations(cafile=self.ca_file)
+        if self.own_certificate:
+            # A leaf is a trust anchor only with partial chains allowed; only the holder of the
+            # emulator's own key can present it.
+            context.load_verify_locations(cafile=self.own_certificate)
+            context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
         return context
 
     def served_thumbprint(self, url: str) -> str | None:

@@ -1,15 +1,20 @@
-"""The emulator on HTTP: a ThreadingHTTPServer on loopback, with latency and faults on ``/api/*``.
+"""The emulator on HTTP(S): a ThreadingHTTPServer, with latency and faults on ``/api/*``.
 
 ``serve(access_token, ...)`` starts it in a background thread and returns a RunningEmulator
 (``base_url``, ``stop()``); ``python -m pulumi_oidc_trust.emulator`` does the same from the command line.
-Nothing is logged per request: URLs, headers and bodies may carry tokens.
+It listens on 127.0.0.1 by default; plain http only ever on a loopback address, any other address
+(e.g. the bridge address pods reach it on) only with TLS (``tls_cert``/``tls_key``; the rule is
+``listen_address``). Nothing is logged per request: URLs, headers and bodies may carry tokens.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -20,6 +25,8 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from pulumi_oidc_trust.provider.urls import is_loopback_host
+
 from .app import TEST_ISSUER_PATH, Emulator, match_route
 from .errors import ApiError, body_for
 from .faults import DROP, FaultConfig, Plan
@@ -27,6 +34,10 @@ from .http_types import Call, Reply
 
 MAX_BODY_BYTES = 1 << 20
 IDLE_TIMEOUT_SECONDS = 30
+LISTEN_BACKLOG = 128
+"""Connections the kernel queues before they are accepted: a parallel engine opens many at once,
+and socketserver's default of 5 overflowed (clients then saw resets or SYN retries of 1 s and more)."""
+DEFAULT_HOST = "127.0.0.1"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -37,6 +48,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: "_Server"
 
     def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            # The TLS handshake happens here, in the connection's own thread, so a slow or broken
+            # client cannot stall the accept loop; a failed handshake just ends this connection.
+            self.request.settimeout(self.timeout)
+            self.request.do_handshake()
         super().setup()
         # Headers and body go out in two writes; without this, Nagle's algorithm and the
         # client's delayed ACK add ~40 ms to every answer.
@@ -138,15 +154,73 @@ def _status_of(plan: Plan) -> int | None:
     return None if plan.fault == DROP else int(plan.fault)
 
 
+def listen_address(host: str, *, tls: bool) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address to listen on for ``--host``, or a ValueError naming the flag and the fix.
+
+    The rule: plain http only on a loopback address (the admin and workload tokens would cross
+    the network in clear otherwise); another address only with TLS. It must be the one address
+    clients use, since the base URL and the test issuer's URL name it.
+    """
+    text = str(host).strip()
+    try:
+        address = ipaddress.ip_address(text.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        raise ValueError(
+            f"--host {text!r} is not an IP address; give the address clients connect to, e.g. 127.0.0.1 or 10.99.0.1"
+        ) from None
+    if address.is_unspecified:
+        raise ValueError(
+            f"--host {address} listens on every address, but the base URL and the test issuer's URL must name "
+            "one: give the address clients connect to, e.g. 127.0.0.1 or 10.99.0.1"
+        )
+    if not tls and not is_loopback_host(str(address)):
+        raise ValueError(
+            f"--host {address} is not a loopback address, and plain http is served only on loopback "
+            "(127.0.0.0/8, ::1): give --tls-cert FILE --tls-key FILE (PEM) to serve https there"
+        )
+    return address
+
+
+def server_tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """TLS 1.2+ with the PEM certificate (chain) and unencrypted private key; errors name the flags."""
+    for flag, path in (("--tls-cert", cert_file), ("--tls-key", key_file)):
+        if not os.path.isfile(path) or not os.access(path, os.R_OK):
+            raise ValueError(f"{flag} {path!r}: no readable file there; give a PEM file")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+
+    def no_password() -> bytes:
+        raise ValueError(f"--tls-key {key_file!r} is encrypted; give an unencrypted PEM key (readable by this user only)")
+
+    try:
+        context.load_cert_chain(cert_file, key_file, password=no_password)
+    except ssl.SSLError as e:  # the reason only: never any of the key's bytes
+        raise ValueError(
+            f"--tls-cert {cert_file!r} and --tls-key {key_file!r} are not a PEM certificate and its private key "
+            f"({e.reason or type(e).__name__})"
+        ) from None
+    return context
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, address: tuple[str, int], app: Emulator):
+    def __init__(self, address: tuple[str, int], app: Emulator, tls: ssl.SSLContext | None = None):
         self.app = app
+        self.tls = tls
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+
+    def get_request(self):
+        sock, address = super().get_request()
+        if self.tls is None:
+            return sock, address
+        return self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host's FQDN, which can stall without DNS.
@@ -176,19 +250,29 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request, client_address) -> None:
         # One line, no traceback: exception texts could quote request data.
         error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionError, TimeoutError)):
+        if isinstance(error, (ConnectionError, TimeoutError, ssl.SSLEOFError)):
+            return
+        if isinstance(error, ssl.SSLError):  # e.g. TLSV1_ALERT_UNKNOWN_CA: the client does not trust the CA
+            print(f"emulator: TLS handshake failed: {error.reason or type(error).__name__}", file=sys.stderr)
             return
         print(f"emulator: error while serving a request: {type(error).__name__}", file=sys.stderr)
 
 
-class RunningEmulator:
-    """An emulator serving in a background thread. ``base_url`` is ``http://127.0.0.1:PORT``."""
+def base_url_of(address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int, *, tls: bool) -> str:
+    """``http://127.0.0.1:PORT``, ``https://10.99.0.1:PORT``, ``https://[::1]:PORT``."""
+    host = f"[{address}]" if address.version == 6 else str(address)
+    return f"{'https' if tls else 'http'}://{host}:{port}"
 
-    def __init__(self, server: _Server, thread: threading.Thread):
+
+class RunningEmulator:
+    """An emulator serving in a background thread. ``base_url`` is ``http://127.0.0.1:PORT``
+    (``https://HOST:PORT`` when serving TLS)."""
+
+    def __init__(self, server: _Server, thread: threading.Thread, base_url: str):
         self._server = server
         self._thread = thread
         self.port: int = server.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = base_url
 
     @property
     def app(self) -> Emulator:
@@ -235,21 +319,33 @@ def serve(
     faults: FaultConfig | None = None,
     test_issuer_key: rsa.RSAPrivateKey | None = None,
     esc_environments: Iterable[str] = (),
+    host: str = DEFAULT_HOST,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
 ) -> RunningEmulator:
-    """Start an emulator on ``127.0.0.1:port`` (0: any free port) in a background thread.
+    """Start an emulator on ``host:port`` (0: any free port) in a background thread.
 
     ``access_token``: the admin token (``Authorization: token <it>``); ``state_path``: a JSON
     file the state survives restarts in; ``issuer_ca``: extra CA certificates (PEM) trusted
     for https issuers; ``faults``: initial fault injection; ``test_issuer_key``: reuse an RSA
     key for the test issuer (saves generating one per emulator in test suites);
     ``esc_environments``: ESC environment names ``ORG/PROJECT/NAME`` that ``pulumi env ls`` lists.
+    ``host``: the IP address to listen on (default 127.0.0.1); ``tls_cert``/``tls_key``: PEM files
+    to serve https with (both or neither), required on a ``host`` that is not loopback. The
+    emulator trusts its own certificate when it fetches keys, so its test issuer works over https.
     """
+    if (tls_cert is None) != (tls_key is None):
+        raise ValueError("give both --tls-cert FILE and --tls-key FILE (PEM), or neither")
+    tls = tls_cert is not None
+    address = listen_address(host, tls=tls)
+    context = server_tls_context(tls_cert, tls_key) if tls else None
     app = Emulator(access_token, state_path=state_path, issuer_ca=issuer_ca, faults=faults,
-                   esc_environments=esc_environments)
-    server = _Server(("127.0.0.1", port), app)
+                   esc_environments=esc_environments, own_certificate=tls_cert)
+    server = _Server((str(address), port), app, context)
     running_port = server.server_address[1]
-    app.attach_test_issuer(f"http://127.0.0.1:{running_port}", key=test_issuer_key)
+    base_url = base_url_of(address, running_port, tls=tls)
+    app.attach_test_issuer(base_url, key=test_issuer_key)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
                               name=f"emulator-{running_port}", daemon=True)
     thread.start()
-    return RunningEmulator(server, thread)
+    return RunningEmulator(server, thread, base_url)

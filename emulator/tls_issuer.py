@@ -5,6 +5,10 @@
 exposes the leaf certificate's ``thumbprint`` (lower-case hex SHA-256 of its DER, the value
 Pulumi Cloud pins) and ``mint()``. ``rotate_certificate()`` swaps in a new leaf from the same CA,
 which is how tests show a stale thumbprint being refused.
+
+``CertificateAuthority`` is the one certificate maker: ``issue_server_certificate(hosts)`` signs a
+leaf for any IP addresses and DNS names, and ``write_server_certificate(cert, key, hosts)`` writes
+the PEM pair the emulator serves https with (``--tls-cert``/``--tls-key``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
+import os
 import socket
 import socketserver
 import ssl
@@ -19,7 +24,7 @@ import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -28,6 +33,8 @@ from cryptography.x509.oid import NameOID
 
 from .fetch import sha256_hex
 from .test_issuer import TestIssuer
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 
 
 def _name(common_name: str) -> x509.Name:
@@ -41,7 +48,8 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 class CertificateAuthority:
-    """A throwaway CA (EC P-256) that signs loopback server certificates."""
+    """A throwaway CA (EC P-256) that signs server certificates (loopback by default, or any
+    IP address or DNS name, e.g. the bridge address the emulator serves pods on)."""
 
     def __init__(self, common_name: str = "pulumi-oidc-emulator test CA"):
         self.key = ec.generate_private_key(ec.SECP256R1())
@@ -70,24 +78,25 @@ class CertificateAuthority:
     def pem(self) -> bytes:
         return self.certificate.public_bytes(serialization.Encoding.PEM)
 
-    def issue_server_certificate(self) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-        """A leaf for ``127.0.0.1`` and ``localhost``, valid for two days."""
+    def issue_server_certificate(
+        self, hosts: Iterable[str] = LOOPBACK_NAMES
+    ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        """A leaf for ``hosts`` (IP addresses and DNS names; by default ``127.0.0.1`` and
+        ``localhost``), valid for two days. Its subject is the first host."""
+        names = [_subject_alternative_name(host) for host in hosts]
+        if not names:
+            raise ValueError("issue_server_certificate: give at least one host (an IP address or a DNS name)")
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.timezone.utc)
         certificate = (
             x509.CertificateBuilder()
-            .subject_name(_name("127.0.0.1"))
+            .subject_name(_name(str(names[0].value)))
             .issuer_name(self.certificate.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(hours=1))
             .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-                ),
-                critical=False,
-            )
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(
@@ -96,6 +105,28 @@ class CertificateAuthority:
             .sign(self.key, hashes.SHA256())
         )
         return certificate, key
+
+    def write_server_certificate(
+        self, cert_path: str | Path, key_path: str | Path, hosts: Iterable[str] = LOOPBACK_NAMES
+    ) -> x509.Certificate:
+        """Issue a leaf for ``hosts`` and write it and its key as PEM (the key readable by its owner
+        only, from the moment it exists): what the emulator's ``--tls-cert``/``--tls-key`` take."""
+        certificate, key = self.issue_server_certificate(hosts)
+        Path(cert_path).write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        key_path = Path(key_path)
+        key_path.unlink(missing_ok=True)
+        with os.fdopen(os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+            f.write(_pem_key(key))
+        return certificate
+
+
+def _subject_alternative_name(host: str) -> x509.GeneralName:
+    """An IP address (``10.99.0.1``, ``::1``, ``[::1]``) or else a DNS name."""
+    text = host.strip()
+    try:
+        return x509.IPAddress(ipaddress.ip_address(text.removeprefix("[").removesuffix("]")))
+    except ValueError:
+        return x509.DNSName(text)
 
 
 class _IssuerHandler(BaseHTTPRequestHandler):
@@ -186,13 +217,10 @@ class TlsIssuer:
 
     def rotate_certificate(self) -> str:
         """Serve a new leaf certificate (same CA) from the next connection on; returns its thumbprint."""
-        certificate, key = self.ca.issue_server_certificate()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         cert_file = self.directory / "leaf.pem"
         key_file = self.directory / "leaf.key"
-        cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(_pem_key(key))
-        key_file.chmod(0o600)
+        certificate = self.ca.write_server_certificate(cert_file, key_file)
         context.load_cert_chain(cert_file, key_file)
         key_file.unlink()  # loaded; no private key lingers on disk
         self.certificate = certificate

@@ -119,6 +119,19 @@ def cli_environment(cli: Cli, home: Path, pulumi_home: Path, extra: Mapping[str,
     return env
 
 
+def trust_ca_environment(ca_file: Path) -> dict[str, str]:
+    """The variables that make the Pulumi CLI trust ``ca_file`` (PEM) for https: ``SSL_CERT_FILE``.
+
+    The CLI is Go, and Go's crypto/x509 on Linux reads its roots from the file ``SSL_CERT_FILE``
+    names in place of the system's bundle file (the system's certificate directories, e.g.
+    /etc/ssl/certs, are still read unless ``SSL_CERT_DIR`` says otherwise). This is how the runner's
+    pod trusts an emulator serving https with the test fixture's CA: that CA mounted into the pod
+    and ``SSL_CERT_FILE`` pointing at it; tests/realcli/test_login_tls.py proves the CLI honours it.
+    Pass the result as ``cli_environment(..., extra=...)``.
+    """
+    return {"SSL_CERT_FILE": str(ca_file)}
+
+
 def init_stack(cli: Cli, program_dir: Path, stack: str, config_file: Path, env: Mapping[str, str]) -> None:
     """``pulumi stack init STACK`` whose config file (with the passphrase salt) is ``config_file``.
 

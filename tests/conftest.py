@@ -4,7 +4,11 @@
   ``$PULUMI_EMULATOR_ACCESS_TOKEN``) as a
   subprocess (exactly how the demo and a user run it); always terminated. ``.restart()`` brings
   it back on the same port with the same state file.
-- ``start_emulator``: a factory for subprocess emulators with extra command-line flags.
+- ``start_emulator``: a factory for subprocess emulators with extra command-line flags;
+  ``start_emulator(*emulator_tls.args, ca_path=emulator_tls.ca_path)`` serves https, and every
+  request the handle makes verifies the certificate with that CA.
+- ``emulator_tls``: a CA (``ca_path``) and a serving certificate it signed for 127.0.0.1 (``args``:
+  ``--tls-cert FILE --tls-key FILE``; ``for_hosts(...)`` for other addresses).
 - ``inproc_emulator``: the same server started in-process with ``emulator.serve`` (fast).
 - ``tls_issuer``: a loopback https OIDC issuer with a generated CA; ``tls_emulator``: an
   in-process emulator that trusts that CA (``--issuer-ca``).
@@ -31,6 +35,7 @@ import pytest
 import requests
 
 from pulumi_oidc_trust.emulator import TlsIssuer, new_rsa_key, serve
+from pulumi_oidc_trust.emulator.tls_issuer import CertificateAuthority
 from pulumi_oidc_trust.provider.wire import GRANT_TYPE_TOKEN_EXCHANGE, SUBJECT_TOKEN_TYPE_ID_TOKEN, audience_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,11 +60,23 @@ class EmulatorHandle:
 
     org = "acme"
 
-    def __init__(self, base_url: str, access_token: str, state_path: Path | None):
+    def __init__(self, base_url: str, access_token: str, state_path: Path | None, ca_path: Path | None = None):
         self.base_url = base_url
         self.access_token = access_token
         self.state_path = state_path
-        self.http = requests.Session()  # no default auth: each call says whether it sends it
+        self.ca_path = ca_path
+        self.http = self._session()
+
+    def _session(self) -> requests.Session:
+        """No default auth (each call says whether it sends it); https verified with ``ca_path``
+        when given, else with the system's CAs (never unverified)."""
+        session = requests.Session()
+        if self.ca_path is not None:
+            session.verify = str(self.ca_path)
+            # requests lets $REQUESTS_CA_BUNDLE/$CURL_CA_BUNDLE override a session's verify; the
+            # emulator is local, so nothing from the environment (CA bundle, proxies, netrc) applies.
+            session.trust_env = False
+        return session
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url})"
@@ -93,26 +110,26 @@ class EmulatorHandle:
 
     def set_faults(self, **config: Any) -> dict[str, Any]:
         """Replace the fault configuration (``POST /_emulator/faults``)."""
-        response = requests.post(self.url("/_emulator/faults"), json=config, timeout=10)
+        response = self.http.post(self.url("/_emulator/faults"), json=config, timeout=10)
         assert response.status_code == 200, response.text
         return response.json()
 
     def faults(self) -> dict[str, Any]:
         """The current fault configuration, with what is left of the script."""
-        return requests.get(self.url("/_emulator/faults"), timeout=10).json()
+        return self.http.get(self.url("/_emulator/faults"), timeout=10).json()
 
     def clear_faults(self) -> None:
         self.set_faults()
 
     def stats(self) -> dict[str, Any]:
-        return requests.get(self.url("/_emulator/stats"), timeout=10).json()
+        return self.http.get(self.url("/_emulator/stats"), timeout=10).json()
 
     def exchanges(self) -> list[dict[str, Any]]:
         """The emulator's exchange log (``GET /_emulator/exchanges``): outcomes and verified claims."""
         return requests.get(self.url("/_emulator/exchanges"), timeout=10).json()["exchanges"]
 
     def reset_stats(self) -> None:
-        requests.post(self.url("/_emulator/stats/reset"), timeout=10).raise_for_status()
+        self.http.post(self.url("/_emulator/stats/reset"), timeout=10).raise_for_status()
 
     # -- the test issuer ----------------------------------------------------------------------
 
@@ -124,7 +141,7 @@ class EmulatorHandle:
         """A token from the emulator's test issuer (``POST /test-issuer/token``)."""
         body = dict(claims or {})
         body.update(overrides)
-        response = requests.post(self.url("/test-issuer/token"), json=body, timeout=10)
+        response = self.http.post(self.url("/test-issuer/token"), json=body, timeout=10)
         assert response.status_code == 200, response.text
         return response.json()["token"]
 
@@ -195,12 +212,13 @@ class EmulatorHandle:
 class SubprocessEmulator(EmulatorHandle):
     """``python -m pulumi_oidc_trust.emulator`` in a child process."""
 
-    def __init__(self, access_token: str, state_path: Path | None, extra_args: list[str], stderr_path: Path):
+    def __init__(self, access_token: str, state_path: Path | None, extra_args: list[str], stderr_path: Path,
+                 ca_path: Path | None = None):
         self._extra_args = extra_args
         self._stderr_path = stderr_path
         self.process: subprocess.Popen | None = None
         self.port = 0
-        super().__init__("", access_token, state_path)
+        super().__init__("", access_token, state_path, ca_path)
         self.start()
 
     def command(self) -> list[str]:
@@ -242,7 +260,7 @@ class SubprocessEmulator(EmulatorHandle):
         """Stop, then start again on the same port with the same state file."""
         self.stop()
         self.http.close()
-        self.http = requests.Session()
+        self.http = self._session()
         self.start()
 
     def stderr_text(self) -> str:
@@ -271,9 +289,10 @@ def _read_first_line(process: subprocess.Popen) -> str:
 class InProcessEmulator(EmulatorHandle):
     """``emulator.serve`` in this process; ``running`` gives access to its internals."""
 
-    def __init__(self, access_token: str, state_path: Path | None = None, **serve_kwargs: Any):
+    def __init__(self, access_token: str, state_path: Path | None = None, *, ca_path: Path | None = None,
+                 **serve_kwargs: Any):
         self.running = serve(access_token, state_path=str(state_path) if state_path else None, **serve_kwargs)
-        super().__init__(self.running.base_url, access_token, state_path)
+        super().__init__(self.running.base_url, access_token, state_path, ca_path)
 
     @property
     def app(self):
@@ -302,13 +321,18 @@ def test_issuer_key():
 
 @pytest.fixture
 def start_emulator(tmp_path, access_token):
-    """Factory: ``start_emulator(*extra_args, state=True)`` -> a SubprocessEmulator; all are stopped."""
+    """Factory: ``start_emulator(*extra_args, state=True, ca_path=None)`` -> a SubprocessEmulator;
+    all are stopped. With ``--tls-cert`` in the arguments, ``ca_path`` (the CA that signed it) is
+    required: the handle's requests verify the emulator's certificate with it."""
     started: list[SubprocessEmulator] = []
 
-    def start(*extra_args: str, state: bool | Path = True) -> SubprocessEmulator:
+    def start(*extra_args: str, state: bool | Path = True, ca_path: Path | None = None) -> SubprocessEmulator:
+        if "--tls-cert" in extra_args and ca_path is None:
+            raise ValueError("start_emulator(--tls-cert ...) needs ca_path=: the CA its requests verify the emulator with")
         index = len(started)
         state_path = state if isinstance(state, Path) else (tmp_path / f"state-{index}.json" if state else None)
-        handle = SubprocessEmulator(access_token, state_path, list(extra_args), tmp_path / f"stderr-{index}.log")
+        handle = SubprocessEmulator(access_token, state_path, list(extra_args), tmp_path / f"stderr-{index}.log",
+                                    ca_path)
         started.append(handle)
         return handle
 
@@ -363,6 +387,36 @@ def tls_issuer(tmp_path):
     issuer = TlsIssuer(tmp_path / "tls")
     yield issuer
     issuer.stop()
+
+
+class EmulatorTls:
+    """A CA (``ca_path``) and serving certificates it signs, as the emulator's PEM files."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.ca = CertificateAuthority("pulumi-oidc-trust emulator test CA")
+        self.ca_path = directory / "ca.pem"
+        self.ca_path.write_bytes(self.ca.pem())
+        self.cert_path, self.key_path = self.for_hosts("127.0.0.1", "localhost")
+
+    def for_hosts(self, *hosts: str) -> tuple[Path, Path]:
+        """(certificate, key) files of a new leaf for ``hosts`` (IP addresses, DNS names)."""
+        name = "-".join(hosts).replace(":", "_")
+        cert_path, key_path = self.directory / f"{name}.crt", self.directory / f"{name}.key"
+        self.ca.write_server_certificate(cert_path, key_path, hosts)
+        return cert_path, key_path
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        """``--tls-cert FILE --tls-key FILE`` for 127.0.0.1."""
+        return ("--tls-cert", str(self.cert_path), "--tls-key", str(self.key_path))
+
+
+@pytest.fixture
+def emulator_tls(tmp_path) -> EmulatorTls:
+    """A CA and a certificate for 127.0.0.1 the emulator can serve https with."""
+    return EmulatorTls(tmp_path / "emulator-tls")
 
 
 @pytest.fixture
