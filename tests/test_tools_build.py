@@ -89,9 +89,13 @@ def test_the_kubernetes_plugin_is_the_release_the_python_sdk_asks_for():
     assert re.findall(r"^pulumi-kubernetes==(\S+) ", lock, re.M) == [versions["PULUMI_KUBERNETES_VERSION"]]
 
 
-@pytest.mark.parametrize("folder", [TOOLS, K8S, K8S_PLUGIN], ids=["pulumi", "k8s", "pulumi-kubernetes"])
-def test_the_build_script_is_shellcheck_clean(folder):
-    out = subprocess.run([str(SHELLCHECK), "-x", str(folder / "build.sh")], cwd=folder, capture_output=True, text=True)
+SCRIPTS = [TOOLS / "build.sh", K8S / "build.sh", K8S_PLUGIN / "build.sh", ROOT / "tools" / "runner-image" / "build.sh",
+           ROOT / "tools" / "node" / "install-runtime.sh"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(ROOT / "tools")))
+def test_the_build_script_is_shellcheck_clean(script):
+    out = subprocess.run([str(SHELLCHECK), "-x", str(script)], cwd=script.parent, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout
 
 
@@ -104,6 +108,8 @@ def test_nothing_built_is_committed_and_the_link_folder_is_ignored():
         "tools/k8s/kubernetes/go.mod", "tools/k8s/kubernetes/go.sum",
         "tools/pulumi-kubernetes/build.sh", "tools/pulumi-kubernetes/go.mod", "tools/pulumi-kubernetes/go.sum",
         "tools/pulumi-kubernetes/versions.env", "tools/pulumi-kubernetes/pulumi-resource-kubernetes/main.go",
+        "tools/runner-image/build.sh", "tools/runner-image/oci.py", "tools/runner-image/versions.env",
+        "tools/runner-image/pause/main.go", "tools/node/install-runtime.sh",
         "tools/k8s/etcd/go.mod", "tools/k8s/etcd/go.sum",
     ])
     assert ".tools/" in (ROOT / ".gitignore").read_text().splitlines()

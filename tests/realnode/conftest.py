@@ -16,8 +16,6 @@ import os
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-
 from harness.kube_node import NODE_IP, NetworkNamespace, NodeInfo, SharedNode, find_node_tools
 from pulumi_oidc_trust.emulator.tls_issuer import CertificateAuthority
 from tests.realcli.conftest import program_test, pulumi_cli  # noqa: F401 (fixtures)
@@ -68,24 +66,20 @@ def kube(node, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def emulator_tls(tmp_path_factory) -> dict[str, Path]:
+def node_emulator_tls(tmp_path_factory) -> dict[str, Path]:
     """This run's CA and a serving certificate for the node's address: the emulator's TLS."""
     folder = tmp_path_factory.mktemp("emulator-tls")
     ca = CertificateAuthority("pulumi-oidc-trust node test CA")
-    certificate, key = ca.issue_server_certificate(ip_addresses=[NODE_IP])
     files = {"ca": folder / "ca.pem", "cert": folder / "cert.pem", "key": folder / "key.pem"}
     files["ca"].write_bytes(ca.pem())
-    files["cert"].write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    files["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))  # fmt: skip
-    files["key"].chmod(0o600)
+    ca.write_server_certificate(files["cert"], files["key"], hosts=(NODE_IP,))
     return files
 
 
 @pytest.fixture
-def cloud(start_emulator, emulator_tls, node):
+def cloud(start_emulator, node_emulator_tls, node):
     """The emulator as Pulumi Cloud, on the node's address with TLS, trusting the API server's CA
     for the cluster's issuer (it fetches the discovery document and JWKS from it)."""
-    return start_emulator("--host", NODE_IP, "--tls-cert", str(emulator_tls["cert"]),
-                          "--tls-key", str(emulator_tls["key"]), "--issuer-ca", node.cluster.ca_path,
-                          ca_path=emulator_tls["ca"])  # fmt: skip
+    tls = node_emulator_tls
+    return start_emulator("--host", NODE_IP, "--tls-cert", str(tls["cert"]), "--tls-key", str(tls["key"]),
+                          "--issuer-ca", node.cluster.ca_path, ca_path=tls["ca"])  # fmt: skip

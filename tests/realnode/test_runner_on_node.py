@@ -37,14 +37,14 @@ def program(tmp_path) -> Path:
 
 
 @pytest.fixture
-def node_stack(program_test, program, node, cloud, kube, emulator_tls):
+def node_stack(program_test, program, node, cloud, kube, node_emulator_tls):
     plugin = required_tool(*find_kubernetes_plugin(), "OIDC_TRUST_REQUIRE_NODE")
     namespace = kube.namespace("runner", labels=RESTRICTED_LABELS)
     org = "org-" + secrets.token_hex(4)
-    ca = str(emulator_tls["ca"])
+    ca = str(node_emulator_tls["ca"])
     test = program_test(program, stack="node", config={
         "organization": org, "namespace": namespace, "kubeconfig": node.cluster.kubeconfig,
-        "issuerUrl": node.cluster.issuer, "caPem": emulator_tls["ca"].read_text(),
+        "issuerUrl": node.cluster.issuer, "caPem": node_emulator_tls["ca"].read_text(),
         "image": node.runner_image, "runnerApiUrl": cloud.base_url, "deadline": 300,
         "commands": ["pulumi whoami -v", "pulumi env ls"],
         "oidc:apiUrl": cloud.base_url,
