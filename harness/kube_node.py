@@ -59,6 +59,8 @@ CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
 IMAGES_ENV = ROOT / ".tools" / "images" / "images.env"
 NODE_READY_TIMEOUT_SECONDS = 180.0
 CLONE_NEWNET = 0x40000000
+KUBEPODS = "kubepods"
+"""The kubelet's cgroup for pods (cgroupfs driver, cgroupsPerQOS), under every v1 hierarchy."""
 RUNTIME_PACKAGES = "containerd runc containernetworking-plugins mmdebstrap"
 
 
@@ -324,10 +326,31 @@ class LocalNode(LocalCluster):
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+        self._kill_pod_processes()
         self._kill_shims()
         super().stop()
         self._unmount_all()
         self.netns.delete()
+
+    def _kill_pod_processes(self) -> None:
+        """Every process of every pod (they live in the kubelet's ``kubepods`` cgroups, and outlive
+        the kubelet and their shims), then those cgroups themselves."""
+        roots = [hierarchy / KUBEPODS for hierarchy in Path("/sys/fs/cgroup").iterdir()]
+        for _ in range(3):
+            pids = {int(pid) for root in roots if root.is_dir() for procs in root.rglob("cgroup.procs")
+                    for pid in procs.read_text().split()}  # fmt: skip
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.5)
+        for root in roots:
+            if root.is_dir():
+                for folder in sorted((d for d in root.rglob("*") if d.is_dir()), key=lambda d: len(d.parts),
+                                     reverse=True) + [root]:  # fmt: skip
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
 
     def _kill_shims(self) -> None:
         """containerd's shims outlive it (by design): end them and the containers they hold."""
