@@ -289,6 +289,42 @@ def test_an_uploaded_jwks_with_a_list_as_curve_is_refused_not_a_500(inproc_emula
     assert response.status_code == 400, response.text
 
 
+# -- an uploaded JWKS: preview refuses exactly what the service's registration refuses -------------
+
+from pulumi_oidc_trust.provider import issuer as issuer_mod  # noqa: E402
+
+
+def _rsa(keys: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {**public_jwk(keys["rsa"][0], "rsa"), **extra}
+
+
+# (case, the key set made from the test keys, is it accepted)
+UPLOADED: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], bool]] = [
+    ("RSA-2048", lambda k: {"keys": [_rsa(k)]}, True),
+    ("P-256", lambda k: {"keys": [_ec_jwk(k["p256"][0], "p256")]}, True),
+    ("P-521", lambda k: {"keys": [_rsa(k), _ec_jwk(k["p521"][0], "p521")]}, False),
+    ("EC without a curve", lambda k: {"keys": [{**_ec_jwk(k["p256"][0], "p256"), "crv": None}]}, False),
+    ("unknown key type", lambda k: {"keys": [{"kty": "XYZ", "kid": "x", "n": "AQAB"}]}, False),
+    ("RSA key marked HS256", lambda k: {"keys": [_rsa(k, alg="HS256")]}, False),
+    ("symmetric key", lambda k: {"keys": [{"kty": "oct", "kid": "s", "k": "c2VjcmV0"}]}, False),
+    ("private member", lambda k: {"keys": [_rsa(k, d="AAAA")]}, False),
+    ("no kid", lambda k: {"keys": [_rsa(k, kid="")]}, False),
+    ("curve as a list", lambda k: {"keys": [{**_ec_jwk(k["p256"][0], "p256"), "crv": ["P-256"]}]}, False),
+]
+
+
+@pytest.mark.parametrize("case, make, accepted", UPLOADED, ids=[row[0] for row in UPLOADED])
+def test_preview_refuses_the_uploaded_jwks_the_registration_refuses(inproc_emulator, keys, case, make, accepted):
+    jwks = make(keys)
+    url = f"https://{case.lower().replace(' ', '-')}.issuer.example.com"
+    preview = issuer_mod.jwks_problems(jwks)
+    response = inproc_emulator.post(f"/api/orgs/{ORG}/oidc/issuers", json={"name": "t", "url": url, "jwks": jwks})
+    assert response.status_code in (200, 400), response.text
+    assert (not preview, response.status_code == 200) == (accepted, accepted), (preview, response.text)
+    assert all(where.startswith("jwks.keys[") for where, _ in preview)
+    assert "AAAA" not in repr(preview) and "c2VjcmV0" not in repr(preview)  # key material is never quoted
+
+
 # -- smaller: bodies the exchange will not read are 400s in its own error form ---------------------
 
 
