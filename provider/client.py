@@ -10,8 +10,8 @@ The one retry rule: on 429, 500, 502, 503, 504 and dropped connections, retry wi
 backoff and jitter, honouring ``Retry-After``, within a bounded budget.
 
 * GET, PATCH and DELETE always retry (they are idempotent here: a PATCH replaces a document).
-  A JSON object answered is an ``Answer``: its ``attempts`` says how many times the request may
-  have been applied (a resent PATCH moves a policy document's version once per send).
+  The policy PATCH's answer is an ``Answer``: its ``attempts`` says how many times the request may
+  have been applied (a resent PATCH moves the document's version once per send).
 * The token-exchange POST retries like the Pulumi CLI (a second token is harmless).
 * The issuer-registering POST retries by itself only when the request cannot have been applied
   (connection refused, 429). After any other failure it first looks the issuer up by URL, and only
@@ -81,7 +81,9 @@ class _RetryOnlyUnapplied(Retry):
 class Answer(dict):
     """A JSON object the service answered, with ``attempts``: how many times the request that got
     it may have been applied (``_attempts``). 1 unless the client resent it after a failure that
-    came once the request was out (a 5xx, a dropped connection, a read timeout)."""
+    came once the request was out (a 5xx, a dropped connection, a read timeout). Only the calls
+    that need it return one (``update_auth_policy``); copy it with ``dict()`` before dumping it
+    as YAML (a safe dumper knows only plain dicts)."""
 
     def __init__(self, body: Mapping[str, Any], attempts: int = 1):
         super().__init__(body)
@@ -282,7 +284,9 @@ class PulumiCloudClient:
         form: Mapping[str, str] | None = None,
         expect: Iterable[int] = (200,),
         secrets: Iterable[str] = (),
+        count_attempts: bool = False,
     ) -> Any:
+        """The JSON answer (None for an empty one); with ``count_attempts``, an ``Answer``."""
         secrets = (self._token or "", *secrets)
         headers = {}
         if authorized:
@@ -309,7 +313,11 @@ class PulumiCloudClient:
             answer = response.json()
         except ValueError:
             raise PulumiCloudError(response.status_code, "answer is not JSON", operation=operation) from None
-        return Answer(answer, _attempts(response)) if isinstance(answer, dict) else answer
+        if count_attempts:
+            if not isinstance(answer, dict):
+                raise PulumiCloudError(response.status_code, "answer is not a JSON object", operation=operation)
+            return Answer(answer, _attempts(response))
+        return answer
 
     # -- issuers ----------------------------------------------------------------------------
 
@@ -387,6 +395,7 @@ class PulumiCloudClient:
             f"/api/orgs/{_seg(org)}/auth/policies/{_seg(policy_id)}",
             body={"policies": [dict(p) for p in policies]},
             operation="update authorization policy",
+            count_attempts=True,
         )
 
     # -- token exchange and identity --------------------------------------------------------
