@@ -55,7 +55,8 @@ def connect(api_url: str | None, environ: Mapping[str, str] | None = None) -> Pu
             f"no Pulumi access token for {settings.api_url}: set PULUMI_ACCESS_TOKEN, or run "
             f"`pulumi login {settings.api_url}` (an organization admin's token is needed)"
         )
-    return PulumiCloudClient(settings.api_url, settings.access_token)
+    # The token's source, so a token that cannot be sent is reported naming only where it came from.
+    return PulumiCloudClient(settings.api_url, settings.access_token, token_source=settings.token_source)
 
 
 def fetch(api_url: str | None, organization: str, issuer_ids: Sequence[str] | None = None) -> list[tuple[dict, dict]]:

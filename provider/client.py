@@ -10,6 +10,8 @@ The one retry rule: on 429, 500, 502, 503, 504 and dropped connections, retry wi
 backoff and jitter, honouring ``Retry-After``, within a bounded budget.
 
 * GET, PATCH and DELETE always retry (they are idempotent here: a PATCH replaces a document).
+  The policy PATCH's answer is an ``Answer``: its ``attempts`` says how many times the request may
+  have been applied (a resent PATCH moves the document's version once per send).
 * The token-exchange POST retries like the Pulumi CLI (a second token is harmless).
 * The issuer-registering POST retries by itself only when the request cannot have been applied
   (connection refused, 429). After any other failure it first looks the issuer up by URL, and only
@@ -26,6 +28,7 @@ from typing import Any, Iterable, Mapping
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError
 from urllib3.util.retry import Retry
 
 from . import wire
@@ -73,6 +76,18 @@ class _RetryOnlyUnapplied(Retry):
     a 429 (refused before any work) is retried by the transport."""
 
     RETRY_AFTER_STATUS_CODES = frozenset({429})
+
+
+class Answer(dict):
+    """A JSON object the service answered, with ``attempts``: how many times the request that got
+    it may have been applied (``_attempts``). 1 unless the client resent it after a failure that
+    came once the request was out (a 5xx, a dropped connection, a read timeout). Only the calls
+    that need it return one (``update_auth_policy``); copy it with ``dict()`` before dumping it
+    as YAML (a safe dumper knows only plain dicts)."""
+
+    def __init__(self, body: Mapping[str, Any], attempts: int = 1):
+        super().__init__(body)
+        self.attempts = attempts
 
 
 class PulumiCloudError(Exception):
@@ -269,7 +284,9 @@ class PulumiCloudClient:
         form: Mapping[str, str] | None = None,
         expect: Iterable[int] = (200,),
         secrets: Iterable[str] = (),
+        count_attempts: bool = False,
     ) -> Any:
+        """The JSON answer (None for an empty one); with ``count_attempts``, an ``Answer``."""
         secrets = (self._token or "", *secrets)
         headers = {}
         if authorized:
@@ -293,9 +310,14 @@ class PulumiCloudClient:
         if response.status_code == 204 or not response.content:
             return None
         try:
-            return response.json()
+            answer = response.json()
         except ValueError:
             raise PulumiCloudError(response.status_code, "answer is not JSON", operation=operation) from None
+        if count_attempts:
+            if not isinstance(answer, dict):
+                raise PulumiCloudError(response.status_code, "answer is not a JSON object", operation=operation)
+            return Answer(answer, _attempts(response))
+        return answer
 
     # -- issuers ----------------------------------------------------------------------------
 
@@ -366,12 +388,14 @@ class PulumiCloudClient:
             operation="get authorization policy",
         )
 
-    def update_auth_policy(self, org: str, policy_id: str, policies: list[Mapping[str, Any]]) -> dict[str, Any]:
+    def update_auth_policy(self, org: str, policy_id: str, policies: list[Mapping[str, Any]]) -> Answer:
+        """Replace the document; the answer's ``attempts`` counts the sends that may have been applied."""
         return self._request(
             "PATCH",
             f"/api/orgs/{_seg(org)}/auth/policies/{_seg(policy_id)}",
             body={"policies": [dict(p) for p in policies]},
             operation="update authorization policy",
+            count_attempts=True,
         )
 
     # -- token exchange and identity --------------------------------------------------------
@@ -420,8 +444,35 @@ def _reason(e: Exception) -> str:
     return text[:300]
 
 
+def _maybe_applied_status(status: int) -> bool:
+    """Could a request answered with this error status have been applied? A 5xx may come after
+    the write; a 4xx (429 included: ``_RetryOnlyUnapplied``) is a refusal before any work."""
+    return status >= 500
+
+
 def _maybe_applied(e: PulumiCloudError) -> bool:
     """Could a failed POST have been applied by the service?"""
     if e.status == 0:
         return e.code == "connection"
-    return e.status >= 500
+    return _maybe_applied_status(e.status)
+
+
+def _attempts(response: requests.Response) -> int:
+    """How many times the request that got ``response`` may have been applied: this last send,
+    plus each send the transport retried after a failure that came once the request was out (an
+    error status that ``_maybe_applied_status`` allows, a dropped connection, a read timeout).
+    A connection that never opened and a 429 are not counted: nothing reached the service.
+    Read from urllib3's own record of the retries (``Retry.history``)."""
+    retries = getattr(response.raw, "retries", None)
+    history = retries.history if retries is not None else ()
+    return 1 + sum(
+        1
+        for h in history
+        if (_maybe_applied_status(h.status) if h.status is not None else not _never_sent(h.error))
+    )
+
+
+def _never_sent(error: Exception | None) -> bool:
+    """urllib3's test for a failure before the request left (``Retry._is_connection_error``)."""
+    error = getattr(error, "original_error", error)  # a ProxyError wraps the cause
+    return isinstance(error, ConnectTimeoutError)

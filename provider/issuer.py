@@ -15,13 +15,13 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from . import wire
 from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
 from .client import PulumiCloudClient, PulumiCloudError
+from .token_verify import jwk_problem
 from .urls import issuer_url_problem, path_segment_problem
 
 INPUT_KEYS = ("organization", "url", "name", "max_expiration_seconds", "thumbprints", "jwks", "adopt", "fix_phrasing")
 REPLACE_KEYS = ("organization", "url")
 OUTPUT_KEYS = ("issuer_id", "issuer", "created", "modified")
 THUMBPRINT = re.compile(r"^[0-9a-f]{64}$")
-PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 MAX_JWKS_KEYS = 20
 """Keys in an uploaded JWKS (this project's limit: issuers publish a few, two during a rotation)."""
 
@@ -47,23 +47,15 @@ def url_problems(url: Any, prop: str = "url") -> list[tuple[str, str]]:
 
 
 def jwks_problems(jwks: Any, prop: str = "jwks") -> list[tuple[str, str]]:
-    """A static JWKS must be a public RFC 7517 key set whose keys carry a ``kid``."""
+    """A static JWKS must be a key set of 1 to ``MAX_JWKS_KEYS`` keys (this project's limits), each
+    acceptable to ``token_verify.jwk_problem``: the one rule for a key, which the service's
+    registration applies too (the emulator's), so preview refuses what registration would."""
     if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
         return [(prop, "must be a JSON Web Key Set: {'keys': [{'kty': 'RSA', 'kid': '...', 'n': '...', 'e': 'AQAB'}]}")]
     if len(jwks["keys"]) > MAX_JWKS_KEYS:
         return [(prop, f"holds {len(jwks['keys'])} keys; at most {MAX_JWKS_KEYS} are accepted (keep the current and the next key)")]
-    problems = []
-    for i, key in enumerate(jwks["keys"]):
-        where = f"{prop}.keys[{i}]"
-        if not isinstance(key, Mapping) or not key.get("kty"):
-            problems.append((where, "must be a JWK object with a 'kty'"))
-            continue
-        private = [m for m in PRIVATE_JWK_MEMBERS if m in key]
-        if private:
-            problems.append((where, f"holds private key members {private}; upload only the public key (drop them)"))
-        if not key.get("kid"):
-            problems.append((where, "has no 'kid'; give every key a key id so tokens can name it"))
-    return problems
+    problems = ((f"{prop}.keys[{i}]", jwk_problem(key)) for i, key in enumerate(jwks["keys"]))
+    return [(where, problem) for where, problem in problems if problem]
 
 
 def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:

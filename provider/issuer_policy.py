@@ -18,7 +18,9 @@ One document, one owner (``takeover_refusal`` and ``release_refusal`` are the ru
 The service has no conditional write: each of these GETs the document, decides, then PATCHes
 unconditionally. A write by someone else in between is seen afterwards, in the PATCH's answer
 (``write_conflict``, under the assumption ``wire.POLICY_VERSION_STEP``), and reported as a
-``ConcurrentChangeError``: the other write was replaced (create, update) or closed (delete).
+``ConcurrentChangeError``: the other write was replaced (create, update) or closed (delete). A
+PATCH the client resent after a lost answer is told apart by the client's count of sends
+(``client.Answer.attempts``), so it is no false conflict.
 
 The import path of ``OidcIssuerPolicyProvider`` is a permanent API.
 """
@@ -26,7 +28,7 @@ The import path of ``OidcIssuerPolicyProvider`` is a permanent API.
 from __future__ import annotations
 
 import sys
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, NamedTuple, Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
@@ -34,7 +36,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from . import policy as model
 from . import wire
 from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
-from .client import PulumiCloudError
+from .client import Answer, PulumiCloudError
 from .issuer import OidcIssuer, fix_phrasing_problems, url_problems
 from .phrasing import Fix, Ref
 from .urls import path_segment_problem
@@ -192,46 +194,94 @@ def release_refusal(current: Mapping[str, Any], props: Mapping[str, Any], resour
     )
 
 
-def write_conflict(read: Mapping[str, Any], answer: Mapping[str, Any]) -> tuple[int, int, int] | None:
-    """(version read, version expected, version answered) when the PATCH's ``answer`` shows a
-    write by someone else since the GET that ``read`` the document: its version is not the one
-    read plus ``wire.POLICY_VERSION_STEP`` (an UNCONFIRMED assumption, written down there). None
-    when it is, or when either answer carries no integer version (nothing to compare)."""
+class WriteConflict(NamedTuple):
+    """What ``write_conflict`` found: the version read, the version answered, and how many of this
+    stack's sends may have been applied (``client.Answer.attempts``; counted only when the answer
+    holds the document sent)."""
+
+    read: int
+    answered: int
+    sends: int = 1
+
+    @property
+    def expected(self) -> str:
+        """The answered versions this stack's own sends explain: '5', or '5 to 6' for two sends."""
+        low, high = self.read + wire.POLICY_VERSION_STEP, self.read + self.sends * wire.POLICY_VERSION_STEP
+        return str(low) if low == high else f"{low} to {high}"
+
+    def describe(self) -> str:
+        """'answered as version 7, not 5 to 6 (this stack sent it 2 times, ...)'."""
+        text = f"answered as version {self.answered}, not {self.expected}"
+        if self.sends > 1:
+            text += (
+                f" (this stack sent it {self.sends} times, the earlier answers lost, so its own sends "
+                f"explain at most {self.sends} versions)"
+            )
+        return text
+
+
+def write_conflict(
+    read: Mapping[str, Any], answer: Mapping[str, Any], *, sent: Sequence[Any] | None = None, attempts: int = 1
+) -> WriteConflict | None:
+    """A write by someone else since the GET that ``read`` the document, as the PATCH's ``answer``
+    shows it; None when there is none to see, or either answer carries no integer version.
+
+    Each write moves ``version`` by ``wire.POLICY_VERSION_STEP`` (an UNCONFIRMED assumption,
+    written down there). A PATCH sent once must be answered with the version read plus one step.
+
+    A PATCH the client resent (``attempts`` > 1, ``client.Answer.attempts``: its answer was lost
+    after the service may have applied it) moved the version once per send that was applied: at
+    least once (the last send was answered) and at most ``attempts`` times. So an answer of the
+    version read plus 1 to ``attempts`` steps is explained by this stack's own sends, and is no
+    conflict, when the answer holds exactly the document ``sent`` (``policy.same_document``).
+    Anything higher is a write by someone else: reported, naming the sends. The argument:
+
+    * A false conflict on every lost answer would tell the user that someone else wrote when
+      nobody did, and the advice (refresh, tell whoever else manages the issuer) would be wrong;
+      a warning that is wrong most of the times it fires teaches people to ignore it.
+    * What is accepted can hide another write only inside a narrow window: after this stack's
+      GET and before its last send, and only if one of its sends was not applied after all (a
+      5xx or a dropped connection before the write: the client cannot tell which). The service
+      has no conditional write and keeps no history, so no further request could tell that write
+      from this stack's own; the PATCH's answer is all there is, and this rule adds no request.
+    * What the user relies on still holds in that case: the service holds exactly the document
+      this stack sent (the answer says so: that is why ``sent`` is compared), and the stack's
+      state records it with the version the service answered, so the next read sees no drift.
+      A write before the GET is still caught by the GET (``update``'s version check,
+      ``takeover_refusal``), and one after the PATCH by the next ``update`` or ``delete``.
+    * An answer whose document is not the one sent is never explained away: the strict rule
+      (read plus one step) applies.
+    """
     before, after = read.get("version"), answer.get("version")
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (before, after)):
         return None
-    expected = before + wire.POLICY_VERSION_STEP
-    return None if after == expected else (before, expected, after)
+    own = 1
+    if attempts > 1 and sent is not None and model.same_document(answer.get("policies") or [], sent):
+        own = attempts
+    if before + wire.POLICY_VERSION_STEP <= after <= before + own * wire.POLICY_VERSION_STEP:
+        return None
+    return WriteConflict(before, after, own)
 
 
-_OWN_RETRY = (
-    "(If this stack's own write was sent twice after a lost answer, the extra version is its own "
-    "and nothing was lost; `pulumi refresh` shows what the service holds.)"
-)
-
-
-def lost_write_message(issuer_id: str, conflict: tuple[int, int, int]) -> str:
+def lost_write_message(issuer_id: str, conflict: WriteConflict) -> str:
     """For create and update: another write came between this stack's read and its write, and
     this stack's policies replaced it (the service offers no conditional write to prevent it)."""
-    before, expected, after = conflict
     return (
         f"the policies of issuer {issuer_id} were written by someone else (another stack or a person) while "
-        f"this stack was writing them: it read version {before}, and its write was answered as version "
-        f"{after}, not {expected}. That other write was replaced by this stack's policies, which the service "
-        "now holds: tell whoever else manages this issuer. Run `pulumi refresh`, then `pulumi up`. "
-        + _OWN_RETRY
+        f"this stack was writing them: it read version {conflict.read}, and its write was {conflict.describe()}. "
+        "That other write was replaced by this stack's policies, which the service now holds: tell whoever "
+        "else manages this issuer. Run `pulumi refresh`, then `pulumi up`."
     )
 
 
-def closed_someone_elses_message(resource_id: str, conflict: tuple[int, int, int]) -> str:
+def closed_someone_elses_message(resource_id: str, conflict: WriteConflict) -> str:
     """For delete: the document closed may not have been this resource's."""
-    before, expected, after = conflict
     return (
         f"OidcIssuerPolicy {resource_id}: closed the issuer's policies, but another write (another stack or "
-        f"a person) came between this resource's check (version {before}, the one it wrote) and its close "
-        f"(answered as version {after}, not {expected}): the document just closed was probably someone "
-        "else's, and the issuer now refuses every token. Ask whoever wrote it to apply it again (e.g. "
-        "`pulumi up` on their stack). Run `pulumi refresh`, then the destroy again to finish. " + _OWN_RETRY
+        f"a person) came between this resource's check (version {conflict.read}, the one it wrote) and its close "
+        f"({conflict.describe()}): the document just closed was probably someone else's, and the issuer now "
+        "refuses every token. Ask whoever wrote it to apply it again (e.g. `pulumi up` on their stack). Run "
+        "`pulumi refresh`, then the destroy again to finish."
     )
 
 
@@ -287,7 +337,7 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
                 server = current
             else:
                 server = client.update_auth_policy(org, current["id"], desired)
-                _raise_if_replaced(current, server, issuer_id, "create authorization policy")
+                _raise_if_replaced(current, server, desired, issuer_id, "create authorization policy")
         return CreateResult(f"{org}/{issuer_id}", outputs(props, org, issuer_id, server))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -317,8 +367,9 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
                     "to see the change, then `pulumi up` to apply yours",
                     operation="update authorization policy",
                 )
-            server = client.update_auth_policy(org, current["id"], _wire(news["policies"]))
-            _raise_if_replaced(current, server, issuer_id, "update authorization policy")
+            desired = _wire(news["policies"])
+            server = client.update_auth_policy(org, current["id"], desired)
+            _raise_if_replaced(current, server, desired, issuer_id, "update authorization policy")
         return UpdateResult(outputs(news, org, issuer_id, server))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
@@ -331,20 +382,23 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
                     # The engine shows a provider's stderr to the user; the host has no other channel.
                     print(refusal, file=sys.stderr, flush=True)
                     return
-                server = client.update_auth_policy(org, current["id"], model.closed_policies(org))
+                closed = model.closed_policies(org)
+                server = client.update_auth_policy(org, current["id"], closed)
             except PulumiCloudError as e:
                 if not is_gone(e):
                     raise
                 return
-        conflict = write_conflict(current, server)
+        conflict = write_conflict(current, server, sent=closed, attempts=server.attempts)
         if conflict:
             raise ConcurrentChangeError(
                 409, closed_someone_elses_message(id_, conflict), operation="delete authorization policy"
             )
 
 
-def _raise_if_replaced(read: Mapping[str, Any], answer: Mapping[str, Any], issuer_id: str, operation: str) -> None:
-    conflict = write_conflict(read, answer)
+def _raise_if_replaced(
+    read: Mapping[str, Any], answer: Answer, sent: Sequence[Any], issuer_id: str, operation: str
+) -> None:
+    conflict = write_conflict(read, answer, sent=sent, attempts=answer.attempts)
     if conflict:
         raise ConcurrentChangeError(409, lost_write_message(issuer_id, conflict), operation=operation)
 

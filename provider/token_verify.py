@@ -95,20 +95,33 @@ def algorithms_for(jwk: Mapping[str, Any]) -> tuple[str, ...]:
     return ()
 
 
+def jwk_problem(key: Any) -> str | None:
+    """Why one key of an uploaded ``jwks`` is unacceptable (None when it is fine): a JWK with a
+    ``kty`` [documented, RFC 7517], public [our choice: no private or symmetric members], with a
+    ``kid`` and a type this verifier can use (``algorithms_for``) [our choice]. The one rule for a
+    key: the emulator's registration (``jwks_problem``) and the provider's preview
+    (``issuer.jwks_problems``) both apply it, so preview refuses what registration would."""
+    if not isinstance(key, Mapping) or not isinstance(key.get("kty"), str):
+        return "must be a JSON Web Key with a kty"
+    private = sorted(PRIVATE_JWK_MEMBERS & set(key))
+    if private:
+        return f"holds private or symmetric key material ({', '.join(private)}); upload public keys only"
+    if not isinstance(key.get("kid"), str) or not key["kid"]:
+        return "needs a kid (tokens name their signing key by kid)"
+    if not algorithms_for(key):
+        return "is not an RSA, EC (P-256/P-384) or Ed25519 signing key"
+    return None
+
+
 def jwks_problem(jwks: Any) -> str | None:
     """Why an uploaded ``jwks`` is unacceptable (None when it is fine): RFC 7517 [documented],
-    public signing keys with a ``kid`` this verifier can use [our choice]."""
+    every key acceptable to ``jwk_problem``."""
     if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list):
         return "jwks must be a JSON Web Key Set: {\"keys\": [...]} (RFC 7517)"
     for i, key in enumerate(jwks["keys"]):
-        if not isinstance(key, Mapping) or not isinstance(key.get("kty"), str):
-            return f"jwks.keys[{i}] must be a JSON Web Key with a kty"
-        if PRIVATE_JWK_MEMBERS & set(key):
-            return f"jwks.keys[{i}] holds private or symmetric key material; upload public keys only"
-        if not isinstance(key.get("kid"), str) or not key["kid"]:
-            return f"jwks.keys[{i}] needs a kid (tokens name their signing key by kid)"
-        if not algorithms_for(key):
-            return f"jwks.keys[{i}] is not an RSA, EC (P-256/P-384) or Ed25519 signing key"
+        problem = jwk_problem(key)
+        if problem:
+            return f"jwks.keys[{i}] {problem}"
     return None
 
 

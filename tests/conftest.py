@@ -12,6 +12,7 @@
 - ``inproc_emulator``: the same server started in-process with ``emulator.serve`` (fast).
 - ``tls_issuer``: a loopback https OIDC issuer with a generated CA; ``tls_emulator``: an
   in-process emulator that trusts that CA (``--issuer-ca``).
+- ``documents``: a loopback http server of fixed documents (``tests/document_server.py``).
 
 Every emulator fixture yields an ``EmulatorHandle``: ``base_url``, ``access_token``,
 ``state_path``, request helpers that add the admin token, ``set_faults``/``stats``,
@@ -425,6 +426,16 @@ def tls_emulator(access_token, test_issuer_key, tls_issuer):
     handle = InProcessEmulator(access_token, test_issuer_key=test_issuer_key, issuer_ca=str(tls_issuer.ca_path))
     yield handle
     handle.stop()
+
+
+@pytest.fixture
+def documents():
+    """A loopback server of fixed documents (``document_server.DocumentServer``): set ``routes``."""
+    from .document_server import DocumentServer
+
+    server = DocumentServer()
+    yield server
+    server.close()
 
 
 # -- the real cluster's start-up time, in the summary (the workers report it on their test reports)

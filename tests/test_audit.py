@@ -159,6 +159,28 @@ def test_the_cli_stored_login_is_used_when_no_environment_token(capsys, seeded, 
     assert code == 1 and len(json.loads(out)["issuers"]) == 5
 
 
+@pytest.mark.parametrize("source", ["PULUMI_ACCESS_TOKEN", "Pulumi CLI credentials"])
+def test_a_token_that_cannot_be_sent_is_named_by_where_it_came_from(capsys, seeded, monkeypatch, tmp_path, source):
+    broken = seeded.access_token[:8] + "\n" + seeded.access_token[8:]  # a paste with a line wrap
+    if source == "PULUMI_ACCESS_TOKEN":
+        monkeypatch.setenv("PULUMI_ACCESS_TOKEN", broken)
+    else:
+        monkeypatch.delenv("PULUMI_ACCESS_TOKEN")
+        home = tmp_path / "pulumi-home"
+        home.mkdir(exist_ok=True)
+        (home / "credentials.json").write_text(json.dumps({"accessTokens": {seeded.base_url: broken}}))
+    seeded.reset_stats()
+    for command in ("audit", "import"):
+        extra = ("--print",) if command == "import" else ()
+        code, out, err = run(capsys, seeded, command, *extra)
+        assert code == 2 and out == "" and "line break" in err
+        assert source in err, err
+        others = {"oidc:accessToken", "PULUMI_ACCESS_TOKEN", "Pulumi CLI credentials"} - {source}
+        assert not [other for other in others if other in err], err
+        assert seeded.access_token[8:] not in err and seeded.access_token[:8] not in err
+    assert seeded.stats()["requests"] == []  # nothing was sent
+
+
 # -- SARIF ---------------------------------------------------------------------------------------
 
 

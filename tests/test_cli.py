@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -159,6 +160,29 @@ def test_simulate_verifies_with_discovery(capsys, files, inproc_emulator):
     code, out, _ = run(capsys, "simulate", "--policies", str(files / "wire.json"), "--token", token, "--discovery", inproc_emulator.test_issuer_url, "--org", "acme", "--team", "platform", "--format", "json")
     assert code == 0
     assert json.loads(out)["token"]["verified"] is True and "discovery" in json.loads(out)["token"]["note"]
+
+
+def readme_simulate_lines() -> list[str]:
+    """The README's usage lines that run ``oidc-trust simulate`` on a real token."""
+    readme = (ROOT / "README.md").read_text()
+    return [line.split("#")[0].strip() for line in readme.splitlines()
+            if line.startswith("    oidc-trust simulate ") and "--token" in line]  # fmt: skip
+
+
+def test_the_readme_simulate_lines_run_as_written(capsys, files, inproc_emulator, tmp_path):
+    """Each README invocation, with its placeholders replaced by real files, a token and the issuer,
+    runs: no usage error (exit 2), e.g. a ``--jwks`` without the ``--issuer`` and ``--org`` it needs."""
+    lines = readme_simulate_lines()
+    assert any("--jwks" in line for line in lines) and any("--discovery" in line for line in lines)
+    (tmp_path / "token.jwt").write_text(inproc_emulator.test_issuer.mint(MAIN_CLAIMS))
+    (tmp_path / "jwks.json").write_text(json.dumps(inproc_emulator.test_issuer.jwks()))
+    names = {"policies.yaml": str(files / "wire.json"), "jwks.json": str(tmp_path / "jwks.json"),
+             "https://ISSUER": inproc_emulator.test_issuer_url}  # fmt: skip
+    for line in lines:
+        argv = [names.get(a, a) for a in shlex.split(line)[2:]]
+        argv = [f"file://{tmp_path / 'token.jwt'}" if a.startswith("file://") else a for a in argv]
+        code, _, err = run(capsys, "simulate", *argv, "--team", "platform")
+        assert code == 0, (line, err)
 
 
 @pytest.mark.parametrize(

@@ -98,6 +98,28 @@ def test_dropped_connections_are_retried_for_idempotent_calls(emulator, client, 
 
 
 @pytest.mark.parametrize(
+    "fault, attempts",
+    [
+        (None, 1),
+        ({"status": 502, "when": "after"}, 2),  # applied, then the answer was lost: resent
+        ({"status": "drop", "when": "after"}, 2),
+        ({"status": 503, "when": "before"}, 2),  # a 5xx may come after the write: counted
+        ({"status": 429, "when": "before"}, 1),  # a refusal before any work: not counted
+    ],
+)
+def test_an_answer_says_how_many_sends_may_have_been_applied(emulator, client, org, fault, attempts):
+    issuer = client.register_issuer(org, {"name": "t", "url": f"{emulator.base_url}/test-issuer"})
+    policy = client.get_auth_policy(org, issuer["id"])
+    if fault:
+        faults(emulator, retry_after=0, script=[{"method": "PATCH", "path_regex": "/auth/policies/", **fault}])
+    rules = {"aud": f"urn:pulumi:org:{org}", "sub": "ci"}
+    answer = client.update_auth_policy(org, policy["id"], [{"decision": "allow", "tokenType": "organization", "rules": rules}])
+    assert answer.attempts == attempts
+    applied = 2 if fault and fault["when"] == "after" else 1
+    assert answer["version"] == policy["version"] + applied
+
+
+@pytest.mark.parametrize(
     "fault",
     [
         {"status": 502, "when": "after"},

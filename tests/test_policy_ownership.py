@@ -11,6 +11,7 @@ from __future__ import annotations
 
 
 import pytest
+import requests
 
 from harness.dynamic_host import DynamicProviderHost, EngineError, Resource, changes, rpc, to_struct
 from pulumi_oidc_trust.provider.client import PulumiCloudClient, PulumiCloudError
@@ -286,18 +287,86 @@ def test_a_write_between_delete_check_and_close_is_reported_as_someone_elses_doc
     assert cloud.get_auth_policy(org, issuer_id)["version"] == version + 2
 
 
-def test_a_patch_resent_after_a_lost_answer_is_reported_with_the_note_that_it_may_be_its_own(
-    emulator, host, cloud, org, issuer_id
-):
-    """The client resends a PATCH whose answer was lost (a 502 after the service applied it); the
-    second version is then this stack's own. Without an extra request the provider cannot tell it
-    from another writer, so it reports it, saying that case loses nothing."""
+# --------------------------------------------------------------------------------------------
+# A PATCH the client resent after its answer was lost: the service applied it, answered 502 or
+# dropped the connection, and the client sent it again. The version moved twice, both times by this
+# stack: no conflict (``client.Answer.attempts``, ``issuer_policy.write_conflict``).
+
+LOST_ANSWERS = [pytest.param(502, id="502-after-the-write"), pytest.param("drop", id="dropped-after-the-write")]
+
+
+def lose_the_next_patch_answer(api_url: str, status) -> None:
+    """The emulator applies the next policy PATCH, then answers ``status`` (or drops the connection)."""
+    requests.post(f"{api_url}/_emulator/faults", timeout=10, json={
+        "retry_after": 0,
+        "script": [{"method": "PATCH", "path_regex": "^/api/.*/auth/policies/", "status": status, "when": "after"}],
+    }).raise_for_status()  # fmt: skip
+
+
+@pytest.mark.parametrize("status", LOST_ANSWERS)
+def test_a_patch_resent_after_a_lost_answer_is_no_conflict(emulator, host, cloud, org, issuer_id, status):
     managed = policy(host, "ci-policy")
     version = int(managed.create(policy_props(org, issuer_id))["version"])  # state numbers come back as floats
-    emulator.set_faults(retry_after=0, script=[{"method": "PATCH", "path_regex": "^/api/.*/auth/policies/",
-                                                "status": 502, "when": "after"}])  # fmt: skip
+    wanted = policy_props(org, issuer_id, team="security")
+    lose_the_next_patch_answer(emulator.base_url, status)
+
+    outs = managed.update(wanted)
+
+    server = cloud.get_auth_policy(org, issuer_id)
+    assert emulator.faults()["script"] == [], "the fault was used: the PATCH was applied twice"
+    assert server["version"] == version + 2 and [p["teamName"] for p in server["policies"]] == ["security"]
+    assert int(outs["version"]) == version + 2  # the state is what the service holds
+    managed.read()
+    assert changes(managed.diff(wanted)) == "DIFF_NONE"
+    # Deleting it still closes the issuer: the document is this resource's.
+    managed.delete()
+    assert cloud.get_auth_policy(org, issuer_id)["policies"] == closed_policies(org)
+
+
+@pytest.mark.parametrize("status", LOST_ANSWERS)
+def test_a_create_and_a_delete_resent_after_a_lost_answer_are_no_conflict(emulator, host, cloud, org, issuer_id, status):
+    version = cloud.get_auth_policy(org, issuer_id)["version"]
+    managed = policy(host, "ci-policy")
+    lose_the_next_patch_answer(emulator.base_url, status)
+    assert int(managed.create(policy_props(org, issuer_id))["version"]) == version + 2
+    assert ci_can_log_in(emulator, org)
+
+    lose_the_next_patch_answer(emulator.base_url, status)
+    managed.delete()
+    server = cloud.get_auth_policy(org, issuer_id)
+    assert server["policies"] == closed_policies(org) and server["version"] == version + 4
+    assert "left the issuer's policies" not in host.stderr_text()
+
+
+class RacingThenLostAnswerProvider(RacingPolicyProvider):
+    """Another stack writes between the provider's read and its write (as RacingPolicyProvider), and
+    then the answer to the provider's own PATCH is lost after the write (a 502), so it is resent."""
+
+    def _client(self) -> PulumiCloudClient:
+        client = super()._client()
+        read = client.get_auth_policy
+
+        def read_then_lose_the_answer(org: str, issuer_id: str) -> dict:
+            current = read(org, issuer_id)  # the other stack has written by now
+            lose_the_next_patch_answer(self._settings.api_url, 502)
+            return current
+
+        client.get_auth_policy = read_then_lose_the_answer  # type: ignore[method-assign]
+        return client
+
+
+def test_a_write_by_someone_else_is_still_reported_when_the_patch_was_resent(emulator, host, cloud, org, issuer_id):
+    managed = policy(host, "ci-policy")
+    version = int(managed.create(policy_props(org, issuer_id))["version"])  # state numbers come back as floats
+    resource = Resource(host, RacingThenLostAnswerProvider(), POLICY_TYPE, "ci-policy")
+    resource.id, resource.inputs = managed.id, managed.inputs
+    resource.state = to_struct({**managed.outputs, "__provider": resource.provider})
+
     with pytest.raises(EngineError) as refused:
-        managed.update(policy_props(org, issuer_id, team="security"))
+        resource.update(policy_props(org, issuer_id, team="security"))
     message = refused.value.details
-    assert f"version {version + 2}, not {version + 1}" in message and "sent twice after a lost answer" in message
-    assert [p["teamName"] for p in cloud.get_auth_policy(org, issuer_id)["policies"]] == ["security"]
+    # One write by the other stack, two by this one (the first answer lost): three versions.
+    assert emulator.faults()["script"] == [] and cloud.get_auth_policy(org, issuer_id)["version"] == version + 3
+    assert f"read version {version}" in message and "written by someone else" in message
+    assert f"version {version + 3}, not {version + 1} to {version + 2}" in message and "sent it 2 times" in message
+    assert "replaced by this stack's policies" in message and "`pulumi refresh`" in message

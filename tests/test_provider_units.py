@@ -202,9 +202,9 @@ def test_delete_closes_only_the_version_this_resource_wrote():
     "read, answer, conflict",
     [
         (4, 5, None),  # the one write was this resource's
-        (4, 6, (4, 5, 6)),  # someone wrote in between
-        (4, 9, (4, 5, 9)),
-        (4, 4, (4, 5, 4)),  # a service that stopped counting: reported, never taken as fine
+        (4, 6, (4, 6, 1)),  # someone wrote in between
+        (4, 9, (4, 9, 1)),
+        (4, 4, (4, 4, 1)),  # a service that stopped counting: reported, never taken as fine
         (4, None, None),  # no version to compare: nothing to say
         (None, 5, None),
         (4, "5", None),
@@ -215,11 +215,39 @@ def test_a_write_between_the_read_and_the_patch_shows_in_the_patch_answer(read, 
     assert issuer_policy.write_conflict({"version": read}, {"version": answer}) == conflict
 
 
+SENT = closed_policies("acme")
+OTHER = [{"decision": "allow", "tokenType": "team", "teamName": "intruder", "authorizedPermissions": [],
+          "rules": {"aud": "urn:pulumi:org:acme", "sub": "system:serviceaccount:other:deployer"}}]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "answer, policies, attempts, conflict",
+    [
+        (6, SENT, 2, None),  # the lost answer's write and the resend: both this stack's own
+        (5, SENT, 2, None),  # the first send was not applied after all
+        (7, SENT, 3, None),
+        (7, SENT, 2, (4, 7, 2)),  # more versions than sends: someone else wrote
+        (4, SENT, 2, (4, 4, 2)),  # fewer than one send: never fine
+        (6, OTHER, 2, (4, 6, 1)),  # the service holds another document: the strict rule
+        (6, SENT, 1, (4, 6, 1)),  # sent once: the strict rule
+    ],
+)
+def test_a_resent_patch_counts_one_version_per_send_when_the_answer_holds_what_was_sent(
+    answer, policies, attempts, conflict
+):
+    found = issuer_policy.write_conflict(
+        {"version": 4}, {"version": answer, "policies": policies}, sent=SENT, attempts=attempts
+    )
+    assert found == conflict
+
+
 def test_the_conflict_messages_name_both_versions_and_what_to_do():
-    lost = issuer_policy.lost_write_message("i-1", (4, 5, 6))
+    lost = issuer_policy.lost_write_message("i-1", issuer_policy.WriteConflict(4, 6))
     for words in ("i-1", "read version 4", "version 6, not 5", "replaced by this stack's policies", "`pulumi refresh`"):
         assert words in lost, words
-    closed = issuer_policy.closed_someone_elses_message("acme/i-1", (4, 5, 6))
+    resent = issuer_policy.lost_write_message("i-1", issuer_policy.WriteConflict(4, 7, 2))
+    assert "version 7, not 5 to 6" in resent and "sent it 2 times" in resent
+    closed = issuer_policy.closed_someone_elses_message("acme/i-1", issuer_policy.WriteConflict(4, 6))
     for words in ("acme/i-1", "version 4", "version 6, not 5", "probably someone else's", "refuses every token",
                   "`pulumi refresh`"):  # fmt: skip
         assert words in closed, words

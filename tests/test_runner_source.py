@@ -26,6 +26,7 @@ from pulumi_oidc_trust.components.runner_manifests import (
 from pulumi_oidc_trust.components.runner_source import (
     CHECKOUT_DIR,
     DEFAULT_GIT_IMAGE,
+    RESTRICTED_VOLUME_TYPES,
     GitSource,
     askpass_script,
     fetch_script,
@@ -261,6 +262,13 @@ def test_every_volume_type_pod_security_restricted_allows_is_passed_through(kind
                         "volume_mounts": [{"name": "mine", "mountPath": "/mine"}]})  # fmt: skip
     assert volumes(manifests)["mine"] == {"name": "mine", kind: ALLOWED_VOLUMES[kind]}
     assert pod_security_violations(pod(manifests)) == []
+
+
+def test_the_readme_names_the_volume_types_that_pass():
+    text = README.read_text()
+    mounts = text[text.index("**Your own mounts.**"):].split("\n\n", 1)[0]
+    listed = mounts.split("admits pass:", 1)[1].split("(", 1)[0]
+    assert sorted(re.findall(r"[A-Za-z]+", listed.replace(" and ", " "))) == sorted(RESTRICTED_VOLUME_TYPES)
 
 
 # --------------------------------------------------------------------------------------------

@@ -318,44 +318,6 @@ import time  # noqa: E402
 from pulumi_oidc_trust.provider import simulate as simulate_mod  # noqa: E402
 
 
-class _Documents(http.server.BaseHTTPRequestHandler):
-    """Serves ``routes[path] -> (bytes, delay between bytes)``."""
-
-    routes: dict = {}
-
-    def do_GET(self):
-        body, delay = self.routes.get(self.path, (b"{}", 0))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        try:
-            if delay:
-                for i in range(len(body)):
-                    self.wfile.write(body[i : i + 1])
-                    self.wfile.flush()
-                    time.sleep(delay)
-            else:
-                self.wfile.write(body)
-        except OSError:
-            pass
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def documents():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Documents)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.url = f"http://127.0.0.1:{server.server_port}"
-    yield server
-    server.shutdown()
-    server.server_close()
-    _Documents.routes = {}
-
-
 def test_cli_refuses_discovery_without_the_trusted_issuer_url(tmp_path, capsys):
     from pulumi_oidc_trust.cli.main import main
 
@@ -370,9 +332,9 @@ def test_cli_refuses_discovery_without_the_trusted_issuer_url(tmp_path, capsys):
 
 def test_a_discovery_document_naming_another_issuer_is_refused(documents):
     forger = TestIssuer(documents.url, key=new_rsa_key())
-    _Documents.routes = {
-        "/.well-known/openid-configuration": (json.dumps({"issuer": documents.url + "/other", "jwks_uri": documents.url + "/jwks"}).encode(), 0),
-        "/jwks": (json.dumps(forger.jwks()).encode(), 0),
+    documents.routes = {
+        "/.well-known/openid-configuration": json.dumps({"issuer": documents.url + "/other", "jwks_uri": documents.url + "/jwks"}).encode(),
+        "/jwks": json.dumps(forger.jwks()).encode(),
     }
     token = forger.mint({"sub": "x", "aud": "urn:pulumi:org:acme", "iss": documents.url + "/other"})
     with pytest.raises(TokenError, match="not the trusted"):
@@ -388,7 +350,7 @@ def test_a_token_from_another_issuer_fails_against_the_trusted_one(inproc_emulat
 
 
 def test_an_oversized_discovery_document_is_refused(documents):
-    _Documents.routes = {"/.well-known/openid-configuration": (b" " * (simulate_mod.MAX_DOCUMENT_BYTES + 10), 0)}
+    documents.routes = {"/.well-known/openid-configuration": b" " * (simulate_mod.MAX_DOCUMENT_BYTES + 10)}
     token = TestIssuer(documents.url, key=new_rsa_key()).mint({"sub": "x"})
     with pytest.raises(TokenError, match="larger than"):
         decode_token(token, discovery_url=documents.url, audience="urn:pulumi:org:acme")
@@ -396,7 +358,7 @@ def test_an_oversized_discovery_document_is_refused(documents):
 
 def test_a_slow_discovery_fetch_is_cut_at_the_deadline(documents, monkeypatch):
     monkeypatch.setattr(simulate_mod, "FETCH_DEADLINE_SECONDS", 1.0)
-    _Documents.routes = {"/.well-known/openid-configuration": (b'{"issuer": "x", "jwks_uri": "y"}' * 10, 0.2)}
+    documents.routes = {"/.well-known/openid-configuration": (b'{"issuer": "x", "jwks_uri": "y"}' * 10, 0.2)}
     token = TestIssuer(documents.url, key=new_rsa_key()).mint({"sub": "x"})
     started = time.monotonic()
     with pytest.raises(TokenError, match="took longer than"):

@@ -6,14 +6,12 @@ verdict. Fault 3: whatever a discovery document provokes, the key fetch fails on
 with the backoff, and the exchange answers 400. Smaller: a lone surrogate in ``subject_token``
 and a deeply nested JSON body are 400s in the OAuth form, not 500s.
 
-Every issuer here is a loopback server (``_Documents``); nothing leaves the machine.
+Every issuer here is a loopback server (the ``documents`` fixture); nothing leaves the machine.
 """
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import time
 import warnings
 from typing import Any, Callable
@@ -29,43 +27,6 @@ from pulumi_oidc_trust.provider.policy import Request, parse_policies
 from pulumi_oidc_trust.provider.simulate import TokenError, decode_token, simulate
 from pulumi_oidc_trust.provider.wire import audience_for
 from tests.conftest import allow_policy
-
-
-class _Documents(http.server.BaseHTTPRequestHandler):
-    """A loopback issuer: ``routes[path] -> bytes`` (200, application/json); counts requests."""
-
-    routes: dict[str, bytes] = {}
-    hits: list[str] = []
-
-    def do_GET(self):
-        type(self).hits.append(self.path)
-        body = self.routes.get(self.path)
-        if body is None:
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def documents():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Documents)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.url = f"http://127.0.0.1:{server.server_port}"
-    _Documents.routes, _Documents.hits = {}, []
-    yield server
-    server.shutdown()
-    server.server_close()
-    _Documents.routes, _Documents.hits = {}, []
 
 
 # -- fault 8: one verdict for the simulator and the exchange --------------------------------------
@@ -146,7 +107,7 @@ def table_issuer(inproc_emulator, documents, keys):
     """A loopback issuer publishing ``keys``, trusted by the emulator's ``acme`` for ``repo:acme/*``."""
     jwks = _jwks(keys)
     discovery = {"issuer": documents.url, "jwks_uri": documents.url + "/jwks"}
-    _Documents.routes = {
+    documents.routes = {
         "/.well-known/openid-configuration": json.dumps(discovery).encode(),
         "/jwks": json.dumps(jwks).encode(),
     }
@@ -242,7 +203,7 @@ def test_every_key_fetch_failure_is_cached_and_answered_400(inproc_emulator, doc
         routes = {"/.well-known/openid-configuration": json.dumps(discovery).encode(), "/jwks": json.dumps(bad).encode()}
     else:
         routes = {"/.well-known/openid-configuration": make(url)}
-    _Documents.routes = routes
+    documents.routes = routes
     issuer = inproc_emulator.register_issuer(url=url)
     inproc_emulator.set_policies(issuer["id"], [allow_policy(ORG)])
     keys = inproc_emulator.app.keys
@@ -252,13 +213,13 @@ def test_every_key_fetch_failure_is_cached_and_answered_400(inproc_emulator, doc
             response = inproc_emulator.exchange(forged)
             assert response.status_code == 400 and "unknown key id" in response.json()["error_description"]
         return
-    before = len(_Documents.hits)
+    before = len(documents.hits)
     for _ in range(5):
         response = inproc_emulator.exchange(forged)
         assert response.status_code == 400, response.text
         assert response.json() == {"error": "invalid_grant", "error_description": KEYS_UNAVAILABLE}
     assert keys.fetches == 1  # five forged tokens, one fetch
-    requests_made = len(_Documents.hits) - before
+    requests_made = len(documents.hits) - before
     assert requests_made <= 2  # the discovery document (and the JWKS), once
     real_clock = keys.clock
     keys.clock = lambda: real_clock() + FAILURE_BACKOFF_SECONDS + 1
@@ -269,7 +230,7 @@ def test_every_key_fetch_failure_is_cached_and_answered_400(inproc_emulator, doc
 
 def test_jwks_uri_goes_through_the_issuer_url_rule(inproc_emulator, documents):
     url = documents.url
-    _Documents.routes = {
+    documents.routes = {
         "/.well-known/openid-configuration": json.dumps({"issuer": url, "jwks_uri": "http://user:pw@127.0.0.1:9/jwks"}).encode()
     }
     issuer = inproc_emulator.register_issuer(url=url)
@@ -278,15 +239,43 @@ def test_jwks_uri_goes_through_the_issuer_url_rule(inproc_emulator, documents):
     assert inproc_emulator.exchange(forged).status_code == 400
     failure = inproc_emulator.app.keys.last_failure
     assert "jwks_uri is refused" in failure and "user part" in failure and "pw" not in failure
-    assert _Documents.hits == ["/.well-known/openid-configuration"]  # nothing was fetched from it
+    assert documents.hits == ["/.well-known/openid-configuration"]  # nothing was fetched from it
 
 
-def test_an_uploaded_jwks_with_a_list_as_curve_is_refused_not_a_500(inproc_emulator):
-    bad = {"keys": [{"kty": "EC", "crv": ["P-256"], "kid": "k", "x": "AA", "y": "AA"}]}
-    response = inproc_emulator.post(
-        f"/api/orgs/{ORG}/oidc/issuers", json={"name": "t", "url": "https://issuer.example.com", "jwks": bad}
-    )
-    assert response.status_code == 400, response.text
+# -- an uploaded JWKS: preview refuses exactly what the service's registration refuses -------------
+
+from pulumi_oidc_trust.provider import issuer as issuer_mod  # noqa: E402
+
+
+def _rsa(keys: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {**public_jwk(keys["rsa"][0], "rsa"), **extra}
+
+
+# (case, the key set made from the test keys, is it accepted)
+UPLOADED: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], bool]] = [
+    ("RSA-2048", lambda k: {"keys": [_rsa(k)]}, True),
+    ("P-256", lambda k: {"keys": [_ec_jwk(k["p256"][0], "p256")]}, True),
+    ("P-521", lambda k: {"keys": [_rsa(k), _ec_jwk(k["p521"][0], "p521")]}, False),
+    ("EC without a curve", lambda k: {"keys": [{**_ec_jwk(k["p256"][0], "p256"), "crv": None}]}, False),
+    ("unknown key type", lambda k: {"keys": [{"kty": "XYZ", "kid": "x", "n": "AQAB"}]}, False),
+    ("RSA key marked HS256", lambda k: {"keys": [_rsa(k, alg="HS256")]}, False),
+    ("symmetric key", lambda k: {"keys": [{"kty": "oct", "kid": "s", "k": "c2VjcmV0"}]}, False),
+    ("private member", lambda k: {"keys": [_rsa(k, d="AAAA")]}, False),
+    ("no kid", lambda k: {"keys": [_rsa(k, kid="")]}, False),
+    ("curve as a list", lambda k: {"keys": [{**_ec_jwk(k["p256"][0], "p256"), "crv": ["P-256"]}]}, False),  # a 400, not a 500
+]
+
+
+@pytest.mark.parametrize("case, make, accepted", UPLOADED, ids=[row[0] for row in UPLOADED])
+def test_preview_refuses_the_uploaded_jwks_the_registration_refuses(inproc_emulator, keys, case, make, accepted):
+    jwks = make(keys)
+    url = f"https://{case.lower().replace(' ', '-')}.issuer.example.com"
+    preview = issuer_mod.jwks_problems(jwks)
+    response = inproc_emulator.post(f"/api/orgs/{ORG}/oidc/issuers", json={"name": "t", "url": url, "jwks": jwks})
+    assert response.status_code in (200, 400), response.text
+    assert (not preview, response.status_code == 200) == (accepted, accepted), (preview, response.text)
+    assert all(where.startswith("jwks.keys[") for where, _ in preview)
+    assert "AAAA" not in repr(preview) and "c2VjcmV0" not in repr(preview)  # key material is never quoted
 
 
 # -- smaller: bodies the exchange will not read are 400s in its own error form ---------------------

@@ -31,7 +31,7 @@ class Rule:
 RULES: dict[str, Rule] = {
     r.id: r
     for r in (
-        Rule("OIDC001", "error", "allow policy identifies no workload (only aud/iss rules)"),
+        Rule("OIDC001", "error", "allow policy identifies no workload (rules only on aud/iss/iat/exp/nbf/jti, the others starting with '*')"),
         Rule("OIDC002", "error", "shared issuer without the tenant pinned (immutable id, or exact tenant name in sub)", "issuer_url"),
         Rule("OIDC003", "error", "wildcard ('*', '?' or '.') in the owner/group/organization part of an identity claim (repo:*, repo:org*/...)"),
         Rule("OIDC004", "error", "organization-wide trust (repo:org/*, project_path:group/*, a workspace wildcard, or only the tenant id pinned)"),
@@ -49,7 +49,7 @@ RULES: dict[str, Rule] = {
         Rule("OIDC019", "warning", "uploaded JWKS problems (private key material or symmetric keys: error)", "issuer"),
         Rule("OIDC021", "info", "thumbprints configured (pinned certificates need rotating) or in the wrong format", "issuer"),
         Rule("OIDC023", "warning", "volatile claim pinned exactly (jti, run id, pod uid): matches one run only"),
-        Rule("OIDC024", "warning", "Kubernetes subject wildcards the service account or trusts 'default' (namespace wildcard, cluster-wide: error)"),
+        Rule("OIDC024", "warning", "Kubernetes subject or kubernetes.io claims wildcard the service account or trust 'default' (namespace not exact, cluster-wide: error)"),
         Rule("OIDC025", "warning", "issuer on a private host without an uploaded JWKS: Pulumi Cloud cannot fetch its keys", "issuer"),
         Rule("OIDC026", "warning", f"policy count near Pulumi Cloud's limit of {MAX_POLICIES} per issuer"),
         Rule("OIDC027", "info", "stale trust: the service reports the issuer unused for 90 days or more (lastUsed)", "issuer"),
