@@ -141,7 +141,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     # A token's own times refuse it before any policy is read (only for tokens, not --claims).
     expired = token_time_problem(claims, time.time()) if token is not None else None
     if args.format == "json":
-        out = render_json(decision, request, token=token)
+        out = render_json(decision, request, token=token, claims=claims, policies=policies, issuer_url=_hint_issuer(args))
         if document.service_default:
             out["document"] = {"service_default": True, "meaning": SERVICE_DEFAULT_MEANING}
         if expired:
@@ -149,7 +149,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             out["refused_because"] = expired
         _print_json(out)
     else:
-        text = render_text(decision, policies, request, token=token)
+        text = render_text(decision, policies, request, token=token, claims=claims, issuer_url=_hint_issuer(args))
         if document.service_default:
             text += f"\npolicies: {SERVICE_DEFAULT_MEANING}"
         if expired:
@@ -157,6 +157,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                     f"(what they would decide for a fresh token follows)\n" + text)
         print(text)
     return EXIT_OK if decision.allowed and not expired else EXIT_REFUSED
+
+
+def _hint_issuer(args: argparse.Namespace) -> str | None:
+    """The issuer URL the user named (--issuer or --discovery), for the simulator's hints."""
+    return getattr(args, "issuer", None) or getattr(args, "discovery", None) or None
 
 
 def _decode(
@@ -464,7 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
         "and show, for every policy, which rule failed and why.",
         epilog="FILE is JSON or YAML: a list of policies (wire keys such as tokenType, or snake_case), "
         "or an object with a 'policies' list (what GET .../auth/policies/oidcissuers/ID returns). A new "
-        "issuer's default document (one deny with an empty sub) is read as what it means: it denies every exchange.\n"
+        "issuer's default document, or any deny-only document the model cannot read, is read as what it means: "
+        "it denies every exchange.\n"
         "Exit: 0 allowed, 1 denied, 2 input error.",
         formatter_class=formatter,
     )
