@@ -17,12 +17,14 @@ from ..policy import MAX_POLICIES
 SEVERITIES = ("error", "warning", "info")
 
 SEVERITY_PRINCIPLE = (
-    "A finding is an error when someone outside the trusted repository or tenant can mint a matching "
-    "token (a wildcard reaches other repositories or tenants; a name, not an immutable id, pins the "
-    "repository, so whoever takes the name after a rename or deletion can; a fork can), or when a known "
-    "escalation applies (fork or pull-request pipelines; an organization-admin token on any branch; pull "
-    "requests for admin scope). Otherwise, when only people who can already push to the one repository "
-    "or project pinned by its immutable id can mint it, it is a warning that names the residual risk."
+    "Severity follows who can mint a token the finding's pattern admits. It is an error when someone outside "
+    "the trusted repository or tenant can (a wildcard reaches other repositories or tenants; a fork can), "
+    "when the repository is pinned by name only (which repository that is can change: after a rename or "
+    "deletion, whoever takes the name), or when a known escalation applies (fork or pull-request pipelines; "
+    "an organization-admin token on any branch; pull requests for admin scope). It is a warning, naming the "
+    "residual risk, when only people who can already push to the one repository, project or account pinned "
+    "by its immutable id can. A name pin on its own, with an exact branch, is OIDC008's warning: it needs "
+    "the owner to give the name up first."
 )
 """Issue 27: severity follows who can mint the token. Written once here; the README quotes it."""
 
