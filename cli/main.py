@@ -28,7 +28,7 @@ from pulumi_oidc_trust.provider.display import shown
 from pulumi_oidc_trust.provider.duration import parse_duration
 from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, exchange
 from pulumi_oidc_trust.provider.phrasing import ArgumentError
-from pulumi_oidc_trust.provider.lint import RULES, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies
+from pulumi_oidc_trust.provider.lint import RULES, SEVERITY_PRINCIPLE, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies
 from pulumi_oidc_trust.provider.policy import (
     SERVICE_DEFAULT_MEANING, TOKEN_TYPES, Document, PolicyError, oversized_claim,
 )
@@ -495,7 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="lint policies and issuer settings (stable rule ids)",
         description="Lint an issuer's policies (and its settings, with --issuer). Issuer-specific rules run only "
         "with --issuer. Waive a rule with --waive RULE_ID=REASON (a reason is required).",
-        epilog="Rules:\n" + catalog_text() + "\n\nExit: 0 no unwaived error, 1 unwaived errors, 2 input error.",
+        epilog="Rules:\n" + catalog_text() + "\n\n" + SEVERITY_PRINCIPLE + "\n\nClaim names are checked against "
+        "the platform's published claims (OIDC042): the issuer's with --issuer, else the one whose subject form sub "
+        "is written in.\n\nExit: 0 no unwaived error, 1 unwaived errors, 2 input error.",
         formatter_class=formatter,
     )
     p.add_argument("--issuer", metavar="URL", help="the issuer URL (enables issuer-specific rules and URL checks)")

@@ -101,6 +101,8 @@ def row(platform: str, pin: str, label: str, issuer: str, *policies: dict[str, A
 row("github", ID, "immutable subject, any branch", GH, team({"sub": "repo:acme@4242/infra@77:ref:refs/heads/*"}), expect={"OIDC005": "warning"}, no_errors=True)
 row("github", ID, "repository_id and a classic subject, any branch", GH, team({"repository_id": "77", "sub": "repo:acme/infra:ref:refs/heads/*"}), expect={"OIDC005": "warning"}, no_errors=True)
 row("github", ID, "custom subject led by ids, any branch", GH, team({"sub": "repository_owner_id:4242:repository_id:77:ref:refs/heads/*", "event_name": "push"}), expect={"OIDC005": "warning"}, no_errors=True)
+row("github", ID, "repository_id and the ref claim, any branch, pushes only", GH, team({"repository_id": "77", "ref": "refs/heads/*", "event_name": "push"}), expect={"OIDC005": "warning"}, no_errors=True)
+row("github", ID, "repository_id and the ref claim, any branch, pull_request_target not excluded (escalation)", GH, team({"repository_id": "77", "ref": "refs/heads/*"}), expect={"OIDC005": "error"})
 row("github", ID, "immutable subject, main", GH, team({"sub": "repo:acme@4242/infra@77:ref:refs/heads/main"}), expect={}, no_errors=True)
 row("github", ID, "immutable subject, any context (pull_request_target: forks)", GH, team({"sub": "repo:acme@4242/infra@77:*"}), expect={"OIDC005": "warning", "OIDC006": "error"})
 row("github", ID, "immutable subject, any branch, organization admin (escalation)", GH, admin({"sub": "repo:acme@4242/infra@77:ref:refs/heads/*"}), expect={"OIDC005": "error", "OIDC015": "error"})

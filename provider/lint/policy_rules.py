@@ -493,9 +493,16 @@ def workload_id_pin(v: PolicyView, platform: str | None) -> str | None:
 
 
 def escalation(v: PolicyView) -> str | None:
-    """A known escalation the policy grants whoever can mint (``catalog.SEVERITY_PRINCIPLE``)."""
+    """A known escalation (``catalog.SEVERITY_PRINCIPLE``): the policy grants organization admin,
+    or, on GitHub, it leaves the context to the ``ref`` claim (no sub, or a custom subject) and
+    admits ``pull_request_target``, whose jobs run for any fork's pull request with the base
+    branch's ``ref`` (GitHub docs, GITHUB_TOKEN reference; the ``sub`` they carry is UNCONFIRMED,
+    see the README)."""
     if v.policy.token_type == "organization" and "admin" in v.policy.authorized_permissions:
         return "it grants organization admin"
+    subject = v.subject
+    if _platform(v) == "github" and (subject is None or subject.kind != "github") and _admits(v, "event_name", "pull_request_target"):
+        return "pull_request_target jobs, which run for any fork's pull request, carry the base branch's ref (pin event_name: 'push')"
     return None
 
 
@@ -532,7 +539,7 @@ def _any_branch(v: PolicyView) -> list[Finding]:
                 f"pinned by {pin} can; the residual risk is an unreviewed branch of theirs."
             )
         elif pin and escalation(v):
-            message += f", and {escalation(v)}."
+            message += f"; {escalation(v)}."
         else:
             thing = "repository" if platform == "github" else "project"
             message += (
