@@ -140,9 +140,9 @@ def issuer_block(item: model.IssuerAudit, name: str) -> list[str]:
     lines += [f"{INDENT}adopt=True,", ")", ""]
     if item.document == model.SERVICE_DEFAULT:
         lines += _comment(
-            f"No OidcIssuerPolicy for {item.name}: it holds the service's default document, which denies every\n"
-            "exchange and cannot be written back (its sub rule is empty). Declare an OidcIssuerPolicy here\n"
-            "when you write the issuer's first allow policy.",
+            f"No OidcIssuerPolicy for {item.name}: it holds the service's default document (deny policies\n"
+            "only), which denies every exchange and cannot be written back (the model refuses its patterns).\n"
+            "Declare an OidcIssuerPolicy here when you write the issuer's first allow policy.",
             "",
         )
         return lines + [""]

@@ -28,7 +28,7 @@ from pulumi_oidc_trust.provider.display import shown
 from pulumi_oidc_trust.provider.duration import parse_duration
 from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, exchange
 from pulumi_oidc_trust.provider.phrasing import ArgumentError
-from pulumi_oidc_trust.provider.lint import RULES, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies
+from pulumi_oidc_trust.provider.lint import RULES, SEVERITY_PRINCIPLE, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies
 from pulumi_oidc_trust.provider.policy import (
     SERVICE_DEFAULT_MEANING, TOKEN_TYPES, Document, PolicyError, oversized_claim,
 )
@@ -141,7 +141,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     # A token's own times refuse it before any policy is read (only for tokens, not --claims).
     expired = token_time_problem(claims, time.time()) if token is not None else None
     if args.format == "json":
-        out = render_json(decision, request, token=token)
+        out = render_json(decision, request, token=token, claims=claims, policies=policies, issuer_url=_hint_issuer(args))
         if document.service_default:
             out["document"] = {"service_default": True, "meaning": SERVICE_DEFAULT_MEANING}
         if expired:
@@ -149,7 +149,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             out["refused_because"] = expired
         _print_json(out)
     else:
-        text = render_text(decision, policies, request, token=token)
+        text = render_text(decision, policies, request, token=token, claims=claims, issuer_url=_hint_issuer(args))
         if document.service_default:
             text += f"\npolicies: {SERVICE_DEFAULT_MEANING}"
         if expired:
@@ -157,6 +157,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                     f"(what they would decide for a fresh token follows)\n" + text)
         print(text)
     return EXIT_OK if decision.allowed and not expired else EXIT_REFUSED
+
+
+def _hint_issuer(args: argparse.Namespace) -> str | None:
+    """The issuer URL the user named (--issuer or --discovery), for the simulator's hints."""
+    return getattr(args, "issuer", None) or getattr(args, "discovery", None) or None
 
 
 def _decode(
@@ -464,7 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
         "and show, for every policy, which rule failed and why.",
         epilog="FILE is JSON or YAML: a list of policies (wire keys such as tokenType, or snake_case), "
         "or an object with a 'policies' list (what GET .../auth/policies/oidcissuers/ID returns). A new "
-        "issuer's default document (one deny with an empty sub) is read as what it means: it denies every exchange.\n"
+        "issuer's default document, or any deny-only document the model cannot read, is read as what it means: "
+        "it denies every exchange.\n"
         "Exit: 0 allowed, 1 denied, 2 input error.",
         formatter_class=formatter,
     )
@@ -489,7 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="lint policies and issuer settings (stable rule ids)",
         description="Lint an issuer's policies (and its settings, with --issuer). Issuer-specific rules run only "
         "with --issuer. Waive a rule with --waive RULE_ID=REASON (a reason is required).",
-        epilog="Rules:\n" + catalog_text() + "\n\nExit: 0 no unwaived error, 1 unwaived errors, 2 input error.",
+        epilog="Rules:\n" + catalog_text() + "\n\n" + SEVERITY_PRINCIPLE + "\n\nClaim names are checked against "
+        "the platform's published claims (OIDC042): the issuer's with --issuer, else the one whose subject form sub "
+        "is written in.\n\nExit: 0 no unwaived error, 1 unwaived errors, 2 input error.",
         formatter_class=formatter,
     )
     p.add_argument("--issuer", metavar="URL", help="the issuer URL (enables issuer-specific rules and URL checks)")

@@ -39,6 +39,7 @@ from typing import Any, Callable, Mapping, NoReturn
 
 import pulumi
 
+from pulumi_oidc_trust.provider.lint.subjects import build_subject
 from pulumi_oidc_trust.provider.phrasing import ArgumentError, Fix, Ref
 from pulumi_oidc_trust.provider.policy import TOKEN_TYPES, WIDE_WILDCARDS, WILDCARDS, Policy
 from pulumi_oidc_trust.provider.urls import issuer_url_problem
@@ -330,7 +331,8 @@ def github_actions(
     * ``sub``: ``repo:OWNER/REPO:ref:REF``, or ``repo:OWNER/REPO:environment:ENV`` when
       ``environment`` is given; with ``immutable_subject=True`` the immutable form
       ``repo:OWNER@OWNER_ID/REPO@REPO_ID:...`` (needs ``repository_id``) that GitHub emits for
-      repositories created or renamed after its cutover;
+      repositories created, renamed or transferred after July 15, 2026, or opted in (both forms:
+      ``provider.lint.subjects.GRAMMARS``);
     * ``repository_owner_id`` (and ``repository_id`` when given), exactly;
     * with ``environment``, also ``ref`` (default ``refs/heads/main``), so only that branch
       deploys to the environment; pass ``ref=None`` to leave the ref to the environment's own
@@ -367,9 +369,12 @@ def github_actions(
         _fail("repository_id", "is required with immutable_subject=True", _GITHUB_ID_HINT)
     grant = _check_grant(grant)
 
-    repository = f"{owner}@{owner_id}/{repo}@{repo_id}" if immutable_subject else f"{owner}/{repo}"
     context = f"environment:{environment}" if environment is not None else f"ref:{ref}"
-    rules = {"aud": aud, "sub": f"repo:{repository}:{context}", "repository_owner_id": owner_id}
+    if immutable_subject:
+        sub = build_subject("github", "id", owner=owner, owner_id=owner_id, repo=repo, repo_id=repo_id, context=context)
+    else:
+        sub = build_subject("github", "classic", owner=owner, repo=repo, context=context)
+    rules = {"aud": aud, "sub": sub, "repository_owner_id": owner_id}
     if repo_id is not None:
         rules["repository_id"] = repo_id
     if environment is not None and ref is not None:
@@ -432,7 +437,7 @@ def gitlab(
 
     rules = {
         "aud": aud,
-        "sub": f"project_path:{project_path}:ref_type:{ref_type}:ref:{ref}",
+        "sub": build_subject("gitlab", "classic", project_path=project_path, context=f"ref_type:{ref_type}:ref:{ref}"),
         "namespace_id": group_id,
     }
     if proj_id is not None:
@@ -473,7 +478,7 @@ def service_account_subject(namespace: str, service_account: str) -> str:
                 + f"; at most {limit})",
                 "pass the name exactly as `kubectl get` shows it",
             )
-    return f"system:serviceaccount:{namespace}:{service_account}"
+    return build_subject("kubernetes", "classic", namespace=namespace, service_account=service_account)
 
 
 def kubernetes(
@@ -636,7 +641,7 @@ def circleci(org_id: str, project_id: str, *, organization: str, grant: Grant) -
     grant = _check_grant(grant)
     return [
         grant.deny({"aud": aud, CIRCLECI_SSH_RERUN_CLAIM: "true"}),
-        grant.allow({"aud": aud, "sub": f"org/{org}/project/{project}/user/*"}),
+        grant.allow({"aud": aud, "sub": build_subject("circleci", "id", org_id=org, project_id=project, user_id="*")}),
     ]
 
 

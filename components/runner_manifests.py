@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import yaml
 
 from pulumi_oidc_trust.provider.image_ref import pinned_image_problem
+from pulumi_oidc_trust.provider.lint.subjects import build_subject
 from pulumi_oidc_trust.provider.duration import parse_duration as _parse_duration
 from pulumi_oidc_trust.provider.phrasing import ArgumentError, Fix, Ref
 from pulumi_oidc_trust.provider.urls import api_url_problem
@@ -290,7 +291,7 @@ def runner_spec(
         config_map_name=f"{resource_name}-entrypoint",
         service_account_name=sa_name,
         namespace=args.namespace,
-        subject=f"system:serviceaccount:{args.namespace}:{sa_name}",
+        subject=build_subject("kubernetes", "classic", namespace=args.namespace, service_account=sa_name),
         audience=audience,
     )
     return RunnerSpec(

@@ -332,19 +332,35 @@ SERVICE_DEFAULT_POLICIES: tuple[dict[str, Any], ...] = (
 """What Pulumi Cloud provisions with every new issuer (as observed: its JSON is not published)."""
 
 SERVICE_DEFAULT_MEANING = (
-    "the service's default document (one deny whose sub rule is empty): it denies every exchange "
+    "the service's default document (deny policies only, no allow): it denies every exchange "
     "until an allow policy is written"
 )
 
 
 def is_service_default(policies: Any) -> bool:
-    """True for the service's default document: a single deny whose only rule is an empty ``sub``
-    (whatever token type and permissions it is stored with). The model refuses it as a policy,
-    since its rule has no literal part, so it is recognised here instead."""
+    """True for the service's default document as observed, byte for byte in meaning: a single
+    deny whose only rule is an empty ``sub`` (whatever token type and permissions it is stored
+    with). The model refuses it as a policy, since its rule has no literal part.
+
+    Exact on purpose: ``create``'s takeover rule and the emulator use it, and recognising any
+    deny-only document there would let ``create`` overwrite one. The reading tools recognise the
+    default by its meaning instead (``denies_everything``, ``read_document``)."""
     if not isinstance(policies, (list, tuple)) or len(policies) != 1 or not isinstance(policies[0], Mapping):
         return False
     only = policies[0]
     return only.get("decision") == "deny" and only.get("rules") == {"sub": ""}
+
+
+def denies_everything(policies: Any) -> bool:
+    """True for a document of deny policies only (at least one, no allow), whatever the denies'
+    patterns: with no allow, no exchange is ever allowed. This is how the reading tools (audit,
+    import, ``lint --policies``, ``simulate --policies``) recognise the service's default document,
+    whose JSON is not published: by what it means, not by its bytes (issue 27)."""
+    return (
+        isinstance(policies, (list, tuple))
+        and bool(policies)
+        and all(isinstance(p, Mapping) and p.get("decision") == "deny" for p in policies)
+    )
 
 
 def same_document(a: Any, b: Any) -> bool:
@@ -371,16 +387,22 @@ class Document:
 def read_document(raw: Any, where: str = "policies") -> Document:
     """Read what the service returns or a person writes: a list of policies (wire or snake_case
     keys), or an object with a ``policies`` list (the whole ``GET .../auth/policies/oidcissuers/ID``
-    answer). The service's default document is recognised, not refused. Raises PolicyError."""
+    answer). For the reading tools only: a document the service stores must always be readable,
+    so a deny-only document the model refuses (the service's default, or a variant of it) is
+    recognised by its meaning (``denies_everything``), not refused; a deny-only document the model
+    reads is read policy by policy. Raises PolicyError for anything else it cannot read."""
     version = None
     if isinstance(raw, Mapping) and "policies" in raw:
         version = raw.get("version") if isinstance(raw.get("version"), int) else None
         raw = raw["policies"]
-    if is_service_default(raw):
-        return Document((), service_default=True, version=version)
     if not isinstance(raw, (list, tuple)):
         raise PolicyError([(where, "must be a list of policies, or an object with a 'policies' list")])
-    return Document(tuple(parse_policies(raw, where)), version=version)
+    try:
+        return Document(tuple(parse_policies(raw, where)), version=version)
+    except PolicyError:
+        if denies_everything(raw):
+            return Document((), service_default=True, version=version)
+        raise
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,7 +31,13 @@ import requests
 import urllib3
 
 from .urls import issuer_url_problem
-from .policy import TOKEN_TYPES, Decision, oversized_claim, Policy, PolicyOutcome, Request, evaluate
+from .lint.claims import claim_problem
+from .lint.profiles import issuer_profile
+from .lint.subjects import form_mismatch, parse_subject
+from .policy import (
+    TOKEN_TYPES, Decision, oversized_claim, Policy, PolicyOutcome, Request, RuleOutcome, claim_present, evaluate,
+    parse_claim_path, resolve_claim,
+)
 from .token_verify import LEEWAY_SECONDS, MAX_TOKEN_BYTES, TokenRejected, decode_unverified, static_key, verify_token
 
 # golang-jwt's registered signing methods: what the Pulumi CLI's ParseUnverified accepts as a JWT
@@ -358,14 +364,54 @@ def _misfit(outcome: PolicyOutcome) -> list[str]:
     return [r for r in outcome.reasons if r not in rule_reasons]
 
 
+def token_platform(claims: Mapping[str, Any], policies: Sequence[Policy], issuer_url: str | None = None) -> str | None:
+    """Which platform issued the token, for hints: the issuer's (``issuer_url``, else the token's
+    own ``iss``: a hint needs no verified issuer) when it is well known, else the platform whose
+    subject form the token's ``sub`` (or a policy's ``sub`` rule) is written in."""
+    iss = claims.get("iss")
+    profile = issuer_profile(issuer_url or (iss if isinstance(iss, str) else None))
+    if profile is not None:
+        return profile.kind
+    candidates = [claims.get("sub")] + [p.rules.get("sub") for p in policies]
+    for sub in candidates:
+        subject = parse_subject(sub) if isinstance(sub, str) else None
+        if subject is not None:
+            return subject.kind
+    return None
+
+
+def rule_hint(rule: RuleOutcome, claims: Mapping[str, Any], platform: str | None) -> str | None:
+    """What a failed rule's reason alone does not say, in the linter's words: its claim is not one
+    the platform issues (``claims.claim_problem``, OIDC042: "did you mean ..."), or the token's
+    ``sub`` is in the platform's other subject form (``subjects.form_mismatch``)."""
+    if rule.matched:
+        return None
+    value = resolve_claim(claims, rule.claim)
+    if not claim_present(value):
+        problem = claim_problem(platform, rule.claim)
+        return problem.text if problem is not None else None
+    if parse_claim_path(rule.claim) == ("sub",) and isinstance(value, str):
+        return form_mismatch(rule.pattern, value)
+    return None
+
+
+def _with_hint(rule: RuleOutcome, claims: Mapping[str, Any] | None, platform: str | None) -> str:
+    hint = rule_hint(rule, claims, platform) if claims is not None else None
+    return f"{rule.reason} ({hint})" if hint else rule.reason
+
+
 def render_text(
     decision: Decision,
     policies: Sequence[Policy],
     request: Request,
     *,
     token: DecodedToken | None = None,
+    claims: Mapping[str, Any] | None = None,
+    issuer_url: str | None = None,
 ) -> str:
-    """The decision and, for every policy, whether it applied and each rule's outcome."""
+    """The decision and, for every policy, whether it applied and each rule's outcome. With the
+    ``claims``, a failed rule also says what its reason alone does not (``rule_hint``)."""
+    platform = token_platform(claims, policies, issuer_url) if claims is not None else None
     lines = [_headline(decision, policies), f"request: {describe_request(request)} (scope {request.scope!r})"]
     if token is not None:
         lines.append(f"claims: from the token, {token.note}")
@@ -379,10 +425,10 @@ def render_text(
             state = "no match"
         lines.append(f"policy {o.index}: {describe_policy(policy)} -> {state}")
         for r in o.rules:
-            lines.append(f"    {'ok  ' if r.matched else 'FAIL'} {r.reason}")
+            lines.append(f"    {'ok  ' if r.matched else 'FAIL'} {_with_hint(r, claims, platform)}")
     closest = closest_allow(decision)
     if closest is not None and decision.policy_index is None:
-        failed = [r.reason for r in closest.rules if not r.matched]
+        failed = [_with_hint(r, claims, platform) for r in closest.rules if not r.matched]
         lines += ["", f"closest allow: policy {closest.index}: " + "; ".join(_misfit(closest) + failed)]
     return "\n".join(lines)
 
@@ -407,9 +453,14 @@ def render_json(
     request: Request,
     *,
     token: DecodedToken | None = None,
+    claims: Mapping[str, Any] | None = None,
+    policies: Sequence[Policy] = (),
+    issuer_url: str | None = None,
 ) -> dict[str, Any]:
     """``Decision.to_json()`` (allowed, policy_index, token_type, summary, reasons) plus the
-    request, each policy's rule outcomes and, for a token, whether it was verified."""
+    request, each policy's rule outcomes and, for a token, whether it was verified. With the
+    ``claims``, a failed rule carries a ``hint`` when ``rule_hint`` has one."""
+    platform = token_platform(claims, policies, issuer_url) if claims is not None else None
     out = decision.to_json()
     out["request"] = {
         "token_type": request.token_type,
@@ -418,9 +469,13 @@ def render_json(
         "scope": request.scope,
     }
     for entry, outcome in zip(out["reasons"], decision.outcomes):
-        entry["rules"] = [
-            {"claim": r.claim, "pattern": r.pattern, "matched": r.matched, "reason": r.reason} for r in outcome.rules
-        ]
+        entry["rules"] = []
+        for r in outcome.rules:
+            rule = {"claim": r.claim, "pattern": r.pattern, "matched": r.matched, "reason": r.reason}
+            hint = rule_hint(r, claims, platform) if claims is not None else None
+            if hint:
+                rule["hint"] = hint
+            entry["rules"].append(rule)
     if token is not None:
         out["token"] = {"verified": token.verified, "note": token.note}
     return out

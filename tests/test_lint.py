@@ -193,6 +193,8 @@ FIRES: list[tuple[str, str, Callable[[], list[Finding]]]] = [
     ("OIDC030", "circleci SSH deny for another token type", lambda: run([SSH_DENY | {"tokenType": "team", "teamName": "ops"}, allow({"aud": AUD, "sub": "org/o1/project/p1/user/*"})], issuer_url=CIRCLE)),
     ("OIDC040", "a dot in a team name", lambda: run([allow({"aud": AUD, "sub": "system:serviceaccount:ci:deploy"}, "team", teamName="plat.form")])),
     ("OIDC041", "a tag without a digest", lambda: mutable_image_findings("pulumi/pulumi:3.272.0")),
+    ("OIDC042", "a misspelt claim", lambda: run([gh("repo:acme/infra:ref:refs/heads/main", repositry_id="77")], issuer_url=GH)),
+    ("OIDC042", "a claim of another platform", lambda: run([gh("repo:acme/infra:ref:refs/heads/main", ref_protected="true")])),
 ]
 
 # (rule id, label, findings) — none may contain the rule id.
@@ -290,6 +292,8 @@ NEAR_MISSES: list[tuple[str, str, Callable[[], list[Finding]]]] = [
     ("OIDC040", "an exact team name", lambda: run([allow({"aud": AUD, "sub": "system:serviceaccount:ci:deploy"}, "team", teamName="platform")])),
     ("OIDC040", "a wildcard in a deny's user", lambda: run([deny({"aud": AUD, "sub": "system:serviceaccount:ci:*"}, "personal", userLogin="*")])),
     ("OIDC041", "a digest-pinned image", lambda: mutable_image_findings("pulumi/pulumi:3.272.0@sha256:" + "ab" * 32)),
+    ("OIDC042", "every claim GitHub documents", lambda: run([gh("repo:acme/infra:ref:refs/heads/main", repository_id="77", repo_property_tier="prod")], issuer_url=GH)),
+    ("OIDC042", "an issuer without a claim profile", lambda: run([allow({"aud": AUD, "sub": "custom:x", "repositry_owner_id": "1"})], issuer_url="https://idp.example.com")),
 ]
 
 

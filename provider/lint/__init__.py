@@ -6,9 +6,12 @@ own settings (URL, uploaded JWKS, lifetime cap, thumbprints). Both are pure: no 
 Which rules run when (``Rule.needs``):
 
 * ``None``: always, on any policy document. Subjects are recognised by their shape, whatever the
-  issuer: GitHub (classic ``repo:OWNER/REPO:...`` and immutable ``repo:OWNER@ID/REPO@ID:...``),
-  GitLab (``project_path:GROUP/PROJECT:...``), Kubernetes (``system:serviceaccount:NS:SA``) and
-  CircleCI (``org/ORG/project/PROJECT/user/USER``).
+  issuer, in every form of ``subjects.GRAMMARS``: GitHub (classic ``repo:OWNER/REPO:...`` and
+  ID-bearing ``repo:OWNER@ID/REPO@ID:...``), GitLab (``project_path:GROUP/PROJECT:...`` and
+  ID-led ``project_id:ID:...``), Kubernetes (``system:serviceaccount:NS:SA``), CircleCI
+  (``org/ORG/project/PROJECT/user/USER[/vcs-origin/O/vcs-ref/R]``), HCP Terraform and Bitbucket.
+  Claim names are checked against the platform's published list (``claims.CLAIM_PROFILES``, OIDC042).
+* Severity follows who can mint the token (``catalog.SEVERITY_PRINCIPLE``, ``graded_severity``).
 * ``"issuer_url"``: issuer-specific rules; they run only when the issuer URL is given, because
   they depend on who else can obtain tokens from that issuer (peers.md §2.2).
 * ``"issuer"``: rules over the issuer's settings, run by ``lint_issuer``.
@@ -28,8 +31,9 @@ The preview integration (``OidcIssuerPolicy.check``) calls::
 
 ``lint`` raises ``WaiverError`` for a waiver without a reason or with an unknown rule id.
 
-The package, by concern: ``catalog`` (rule table, findings, waivers), ``profiles`` (well-known
-issuers), ``subjects`` (subject grammars), ``patterns`` (what a wildcard admits),
+The package, by concern: ``catalog`` (rule table, severity principle, findings, waivers),
+``profiles`` (well-known issuers), ``claims`` (each platform's claim names), ``subjects`` (subject
+grammars), ``patterns`` (what a wildcard admits),
 ``policy_rules`` (one allow policy at a time), ``document_rules`` (the ordered document) and
 ``issuer_rules`` (the issuer's settings).
 """
@@ -43,6 +47,8 @@ from ..policy import Policy, parse_policies
 from .catalog import (
     RULES,
     SEVERITIES,
+    SEVERITY_PRINCIPLE,
+    graded_severity,
     Finding,
     LintReport,
     Rule,
@@ -68,12 +74,15 @@ from .issuer_rules import (
     parse_service_time,
 )
 from .patterns import is_exact
-from .policy_rules import POLICY_CHECKS, PolicyView
+from .policy_rules import POLICY_CHECKS, PolicyView, claim_name_findings
 from .profiles import IssuerProfile, issuer_profile
 from .security_rules import name_wildcard_findings
-from .subjects import Subject, parse_subject
+from .claims import CLAIM_PROFILES, ClaimProblem, claim_problem
+from .subjects import GRAMMARS, Subject, build_subject, form_mismatch, parse_subject
 
 __all__ = [
+    "CLAIM_PROFILES", "ClaimProblem", "GRAMMARS", "SEVERITY_PRINCIPLE", "build_subject", "claim_problem",
+    "form_mismatch", "graded_severity",
     "ANY_MAX_LIFETIME", "CI_MAX_LIFETIME", "MAX_JWKS_BYTES", "MAX_JWKS_KEYS", "NEAR_LIMIT", "RULES",
     "SEVERITIES", "STALE_AFTER_DAYS", "Finding", "IssuerProfile", "LintReport", "Rule", "Subject", "WaiverError",
     "apply_waivers", "catalog_text", "check_waivers", "covers", "errors", "is_exact", "issuer_profile",
@@ -123,6 +132,7 @@ def lint_policies(
             findings += check(view)
     findings += overlaps(parsed)
     findings += name_wildcard_findings(parsed)
+    findings += claim_name_findings(tuple(parsed), profile, issuer_url, organization)
     return sorted(findings, key=_order)
 
 

@@ -1,7 +1,8 @@
 """The rule catalog (research/peers.md §2.4), findings, reports and waivers.
 
 ``RULES`` is the one table of rule ids, default severities and titles: the linter, ``--help`` and
-the README's rule list all come from it.
+the README's rule list all come from it. ``graded_severity`` is the one place the severity
+principle is written (``SEVERITY_PRINCIPLE``); the rules marked ``graded`` call it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,32 @@ from ..policy import MAX_POLICIES
 
 SEVERITIES = ("error", "warning", "info")
 
+SEVERITY_PRINCIPLE = (
+    "Severity follows who can mint a token the finding's pattern admits. It is an error when someone outside "
+    "the trusted repository or tenant can (a wildcard reaches other repositories or tenants; a fork can), "
+    "when the repository is pinned by name only (which repository that is can change: after a rename or "
+    "deletion, whoever takes the name), or when a known escalation applies (fork or pull-request pipelines; "
+    "an organization-admin token on any branch; pull requests for admin scope). It is a warning, naming the "
+    "residual risk, when only people who can already push to the one repository, project or account pinned "
+    "by its immutable id can. A name pin on its own, with an exact branch, is OIDC008's warning: it needs "
+    "the owner to give the name up first."
+)
+"""Issue 27: severity follows who can mint the token. Written once here; the README quotes it."""
+
+MINTERS = ("outsiders", "writers")
+"""Who can mint a token a policy admits, for ``graded_severity``: ``outsiders`` (someone outside
+the trusted repository or tenant: other tenants, other repositories of the tenant, whoever takes a
+recycled name, forks) or ``writers`` (only people who can push to the one repository, project or
+account the policy pins by its immutable id)."""
+
+
+def graded_severity(minters: str, escalation: str | None = None) -> str:
+    """The severity of a graded rule's finding (``SEVERITY_PRINCIPLE``): "error" when outsiders
+    can mint or an escalation applies, else "warning"."""
+    if minters not in MINTERS:
+        raise ValueError(f"minters must be one of {MINTERS}, not {minters!r}")
+    return "error" if minters == "outsiders" or escalation else "warning"
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -26,6 +53,8 @@ class Rule:
     title: str
     needs: str | None = None
     """None: any policy document; "issuer_url": issuer-specific; "issuer": issuer settings."""
+    graded: bool = False
+    """The severity follows ``graded_severity`` (who can mint): ``severity`` is the error side."""
 
 
 RULES: dict[str, Rule] = {
@@ -35,12 +64,12 @@ RULES: dict[str, Rule] = {
         Rule("OIDC002", "error", "shared issuer without the tenant pinned (immutable id, or exact tenant name in sub)", "issuer_url"),
         Rule("OIDC003", "error", "wildcard ('*', '?' or '.') in the owner/group/organization part of an identity claim (repo:*, repo:org*/...)"),
         Rule("OIDC004", "error", "organization-wide trust (repo:org/*, project_path:group/*, a workspace wildcard, or only the tenant id pinned)"),
-        Rule("OIDC005", "error", "any branch or tag may mint the token (ref:refs/heads/*, ref:....), unless ref_protected or an environment guards it (family 'release/*', Bitbucket, CircleCI: warning)"),
+        Rule("OIDC005", "error", "any branch or tag may mint the token (ref:refs/heads/*, ref:....), unless ref_protected or an environment guards it (warning: repository pinned by immutable id and no escalation, a family 'release/*', Bitbucket, CircleCI)", graded=True),
         Rule("OIDC006", "error", "pull-request / merge-request pipelines may mint the token (unreviewed code)"),
         Rule("OIDC007", "error", "identity taken from claims the workflow author controls, without an immutable anchor"),
         Rule("OIDC008", "warning", "repository, project or owner pinned by name only on a shared issuer (rename/recycling)", "issuer_url"),
         Rule("OIDC010", "error", "aud missing, wildcarded or another relying party's audience"),
-        Rule("OIDC011", "warning", "aud is not this organization's urn:pulumi:org:ORG"),
+        Rule("OIDC011", "warning", "aud is not this organization's urn:pulumi:org:ORG (error: it names another Pulumi organization, so the policy never admits this one's exchanges)"),
         Rule("OIDC012", "warning", "wildcard footgun: '.' is one-character wildcard, '?' is zero-or-one, '*' crosses '/' ':' '@', 'main*' prefix collision"),
         Rule("OIDC013", "error", "allow shadowed by a deny, or made redundant by a broader allow for the same token"),
         Rule("OIDC015", "error", "organization token with admin for a subject that is not exact"),
@@ -54,9 +83,10 @@ RULES: dict[str, Rule] = {
         Rule("OIDC026", "warning", f"policy count near Pulumi Cloud's limit of {MAX_POLICIES} per issuer"),
         Rule("OIDC027", "info", "stale trust: the service reports the issuer unused for 90 days or more (lastUsed)", "issuer"),
         Rule("OIDC028", "error", "HCP Terraform run phase not pinned: a (speculative) plan gets the apply's token"),
-        Rule("OIDC030", "error", "CircleCI SSH reruns admitted: no deny of oidc.circleci.com/ssh-rerun before the allow"),
+        Rule("OIDC030", "error", "CircleCI SSH reruns admitted: no deny of oidc.circleci.com/ssh-rerun before the allow (warning: the subject pins the user, who already holds the job's access)", graded=True),
         Rule("OIDC040", "error", "wildcard ('*', '?' or '.') in team_name, user_login or runner_id of an allow"),
         Rule("OIDC041", "warning", "runner image is a mutable tag (no @sha256 digest) pulled IfNotPresent"),
+        Rule("OIDC042", "error", "rule on a claim the platform's tokens do not carry, close to one they do (a typo: did you mean ...?); warning when no listed claim is close"),
     )
 }
 """The rule catalog: id -> severity, title. The one table used by the linter, --help and docs."""
@@ -179,5 +209,6 @@ def catalog_text() -> str:
     lines = []
     for r in RULES.values():
         scope = {None: "", "issuer_url": " [needs --issuer]", "issuer": " [issuer settings]"}[r.needs]
-        lines.append(f"  {r.id} {r.severity:<7} {r.title}{scope}")
+        graded = " [severity: who can mint]" if r.graded else ""
+        lines.append(f"  {r.id} {r.severity:<7} {r.title}{scope}{graded}")
     return "\n".join(lines)

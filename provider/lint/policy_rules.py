@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 from .. import wire
 from ..policy import WILDCARDS, Policy, match, parse_claim_path
-from .catalog import RULES, Finding
+from .catalog import RULES, Finding, graded_severity
+from .claims import claim_problem
 from .document_rules import covers
 from .patterns import WIDE, exact_id, is_exact, opens, unanchored, wide
 from .profiles import IssuerProfile
-from .subjects import K8S_PREFIX, Subject, parse_subject
+from .subjects import K8S_PREFIX, Subject, circleci_context_part, parse_subject
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,9 @@ def _tenant_pinned(v: PolicyView, profile: IssuerProfile) -> bool:
     if profile.kind == "github":
         # The immutable subject carries the owner's numeric id: pinning it pins the tenant.
         return subject.kind == "github" and subject.tenant_id is not None and exact_id(subject.tenant_id)
+    if profile.kind == "gitlab":
+        # 'project_id:20:...': the project's immutable id (unique on the instance) pins its group too.
+        return subject.kind == "gitlab" and subject.workload_id is not None and exact_id(subject.workload_id)
     if profile.kind == "circleci":
         return subject.kind == "circleci" and subject.workload is not None and is_exact(subject.workload) and is_exact(subject.tenant)
     if profile.kind == "bitbucket":
@@ -161,6 +165,14 @@ def _shared_issuer_tenant(v: PolicyView) -> list[Finding]:
         if loose
         else f"does not pin {claims}"
     )
+    typos = [
+        f"its rule {c!r} is no claim of this issuer (did you mean {problem.suggestion!r}?)"
+        for c in v.policy.rules
+        for problem in [claim_problem(profile.kind, c)]
+        if problem is not None and problem.suggestion in profile.tenant_claims
+    ]
+    if typos:
+        what += " (" + "; ".join(typos) + ")"
     return [
         v.finding(
             "OIDC002",
@@ -201,6 +213,16 @@ def _tenant_wildcard(v: PolicyView) -> list[Finding]:
                         "write the subject from its first character, e.g. 'repo:OWNER/REPO:ref:refs/heads/main'",
                     )
                 )
+        elif subject.kind == "gitlab" and subject.form == "id" and subject.workload_id is not None and not exact_id(subject.workload_id):
+            out.append(
+                v.finding(
+                    "OIDC003",
+                    "sub",
+                    f"{v.who}: sub {sub!r} has a wildcard in the project id, so projects of other groups "
+                    "whose ids fit match (a wildcard inside an id pins nothing).",
+                    "write the project id out: 'project_id:20:ref_type:branch:ref:main'",
+                )
+            )
         elif subject.kind in _EXAMPLE_SUB and _open_tenant(v, subject):
             word = _TENANT_WORD[subject.kind]
             out.append(
@@ -302,7 +324,7 @@ def _org_wide(v: PolicyView) -> list[Finding]:
         tenant_claim, workload_claims = _TENANT_ONLY[platform]
         names_workload = (
             any(v.rule(c) is not None for c in workload_claims)
-            or (subject is not None and subject.kind == platform and subject.workload is not None)
+            or (subject is not None and subject.kind == platform and subject.names_workload)
             or (sub is not None and platform == "github" and re.search(r"(?:^|:)repository_id:\d+(?::|$)", sub) is not None)
         )
         if v.pinned(tenant_claim) and not names_workload:
@@ -402,7 +424,12 @@ def _branch_scope(v: PolicyView, platform: str) -> tuple[str, str | None]:
         if v.pinned(_CIRCLECI_CONTEXTS):
             return "exact", _CIRCLECI_CONTEXTS
         ref = v.rule(_CIRCLECI_VCS_REF)
-        return (_ref_scope(ref), _CIRCLECI_VCS_REF) if ref is not None else ("any", "sub")
+        scope, claim = (_ref_scope(ref), _CIRCLECI_VCS_REF) if ref is not None else ("any", "sub")
+        # $CIRCLE_OIDC_TOKEN_V2's subject ends in '/vcs-ref/REF' (subjects.GRAMMARS).
+        in_sub = circleci_context_part(subject.context, "vcs-ref") if subject is not None and subject.kind == "circleci" else None
+        if in_sub is not None and _SCOPES.index(_ref_scope(in_sub)) < _SCOPES.index(scope):
+            scope, claim = _ref_scope(in_sub), "sub"
+        return scope, claim
     return "exact", None
 
 
@@ -434,11 +461,59 @@ _BRANCH_FIX = {
 }
 
 
+_ID_CLAIM = {
+    "github": "repository_id", "gitlab": "project_id", "circleci": '"oidc.circleci.com/project-id"',
+    "bitbucket": "repositoryUuid", "terraform": "terraform_workspace_id",
+}
+_CUSTOM_REPOSITORY_ID = re.compile(r"(?:^|:)repository_id:(\d+)(?::|$)")
+
+
+def workload_id_pin(v: PolicyView, platform: str | None) -> str | None:
+    """How the policy pins one repository, project or account by its immutable id ("repository id
+    77 (sub)"), or None. With such a pin only that workload's writers produce a matching token:
+    ``catalog.graded_severity``'s "writers"."""
+    subject = v.subject
+    claim = _ID_CLAIM.get(platform or "")
+    if claim is not None and v.pinned(claim) and v.rule(claim):
+        return f"{claim} {v.rule(claim)!r}"
+    if subject is not None and subject.kind == platform:
+        if platform in ("github", "gitlab") and subject.workload_id is not None and exact_id(subject.workload_id):
+            return f"{'repository' if platform == 'github' else 'project'} id {subject.workload_id} in sub"
+        if platform == "circleci" and subject.workload and is_exact(subject.workload) and subject.tenant and is_exact(subject.tenant):
+            return f"project {subject.workload} in sub"
+        if platform == "bitbucket" and subject.tenant and is_exact(subject.tenant):
+            return f"repository {{{subject.tenant}}} in sub"
+    if platform == "github":
+        m = _CUSTOM_REPOSITORY_ID.search(v.rule("sub") or "")
+        if m is not None:
+            return f"repository id {m.group(1)} in sub"
+    if platform == "kubernetes" and v.pinned(_K8S_ACCOUNT_UID):
+        return f"service account uid {v.rule(_K8S_ACCOUNT_UID)!r}"
+    return None
+
+
+def escalation(v: PolicyView) -> str | None:
+    """A known escalation (``catalog.SEVERITY_PRINCIPLE``): the policy grants organization admin,
+    or, on GitHub, it leaves the context to the ``ref`` claim (no sub, or a custom subject) and
+    admits ``pull_request_target``, whose jobs run for any fork's pull request with the base
+    branch's ``ref`` (GitHub docs, GITHUB_TOKEN reference; the ``sub`` they carry is UNCONFIRMED,
+    see the README)."""
+    if v.policy.token_type == "organization" and "admin" in v.policy.authorized_permissions:
+        return "it grants organization admin"
+    subject = v.subject
+    if _platform(v) == "github" and (subject is None or subject.kind != "github") and _admits(v, "event_name", "pull_request_target"):
+        return "pull_request_target jobs, which run for any fork's pull request, carry the base branch's ref (pin event_name: 'push')"
+    return None
+
+
 def _any_branch(v: PolicyView) -> list[Finding]:
     """OIDC005: any branch or tag (hence unprotected, unreviewed pushes) can mint the token,
     unless a claim the platform protects guards it (GitLab ref_protected / environment_protected,
-    a GitHub environment). Error where the subject can name the ref (GitHub, GitLab); a warning
-    for a named family ('release/*') and where it cannot (Bitbucket, CircleCI)."""
+    a GitHub environment). Where the subject can name the ref (GitHub, GitLab) the severity
+    follows who can mint (``catalog.graded_severity``): an error, unless the repository or project
+    is pinned by its immutable id and no escalation applies (then only its writers can mint: a
+    warning naming that risk). A warning for a named family ('release/*') and where the subject
+    cannot name the ref (Bitbucket, CircleCI)."""
     platform = _platform(v)
     if platform not in _BRANCH_FIX:
         return []
@@ -448,15 +523,37 @@ def _any_branch(v: PolicyView) -> list[Finding]:
     pattern = v.rule(claim) if claim else None
     where = f"{claim} {pattern!r} admits" if pattern is not None else "names no branch, tag or environment, so it admits"
     token = f"{_a(v.policy.token_type)} token"
+    pin = workload_id_pin(v, platform)
     if scope == "family":
         severity = "warning"
         message = (
             f"{v.who}: {where} every branch or tag of that family: whoever can create one "
             f"can mint {token}, unless a ruleset or protected-branch pattern covers the family."
         )
+    elif platform in ("github", "gitlab"):
+        severity = graded_severity("writers" if pin else "outsiders", escalation(v))
+        message = f"{v.who}: {where} any branch, tag or event context: a push to any unprotected branch can mint {token}"
+        if severity == "warning":
+            message += (
+                f". Only people who can push to the one {'repository' if platform == 'github' else 'project'} "
+                f"pinned by {pin} can; the residual risk is an unreviewed branch of theirs."
+            )
+        elif pin and escalation(v):
+            message += f"; {escalation(v)}."
+        else:
+            thing = "repository" if platform == "github" else "project"
+            message += (
+                f"; nothing pins the {thing} by its immutable id, so the writers of whichever {thing} "
+                f"matches (or takes its name) can (with {_ID_CLAIM[platform]} pinned this is a warning)."
+            )
     else:
-        severity = "error" if platform in ("github", "gitlab") else "warning"
+        severity = "warning"
         message = f"{v.who}: {where} any branch, tag or event context: a push to any unprotected branch can mint {token}."
+        if platform == "circleci":
+            message += (
+                " Builds of forked pull requests mint too if the project passes secrets to them (off by default): "
+                "pin '\"oidc.circleci.com/vcs-origin\"' to your repository to keep them out."
+            )
     return [
         v.finding(
             "OIDC005",
@@ -674,7 +771,21 @@ def _audience(v: PolicyView) -> list[Finding]:
             )
         ]
     expected = wire.audience_for(v.organization) if v.organization else None
-    if (expected and aud != expected) or (not expected and wire.organization_from_audience(aud) is None):
+    named = wire.organization_from_audience(aud)
+    if expected and named is not None and aud != expected:
+        # A token for this organization's exchange carries its own urn:pulumi:org:ORG: a policy
+        # pinned to another organization's audience never admits it (issue 26).
+        return [
+            v.finding(
+                "OIDC011",
+                "aud",
+                f"{v.who}: aud {aud!r} names the organization {named!r}, not {v.organization!r}: this policy never "
+                f"admits a token exchanged for organization {v.organization!r}, whose audience is {expected!r}.",
+                fix,
+                "error",
+            )
+        ]
+    if (expected and aud != expected) or (not expected and named is None):
         wanted = repr(expected) if expected else "'urn:pulumi:org:ORG'"
         return [
             v.finding(
@@ -955,17 +1066,55 @@ def _ssh_rerun(v: PolicyView) -> list[Finding]:
     name = {"team": "team_name", "personal": "user_login", "runner": "runner_id"}.get(p.token_type)
     scope = f", {name}: {p.name_pattern!r}" if name and p.name_pattern else ""
     aud = v.rule("aud")
+    subject = v.subject
+    user = circleci_context_part(subject.context, "user") if subject is not None and subject.kind == "circleci" else None
+    pinned_user = user if user and is_exact(user) else None
+    # The subject's user is "the CircleCI user that caused this job to run" (CircleCI docs, "Using
+    # OpenID Connect tokens in jobs"), for an SSH rerun the one who started it: with the user pinned,
+    # only that person's reruns match, and they already hold the job's access (issue 27).
+    severity = graded_severity("writers" if pinned_user else "outsiders", escalation(v))
+    risk = (
+        f"the subject pins user {pinned_user}, who alone can mint it and already holds the job's access; "
+        "the residual risk is that user's shell holding the token"
+        if severity == "warning"
+        else "whoever reruns a job with SSH gets a shell holding its token"
+    )
     return [
         v.finding(
             "OIDC030",
             _CIRCLECI_SSH_RERUN,
-            f"{v.who} admits CircleCI jobs rerun with SSH ({where}): whoever reruns a job with SSH gets "
-            "a shell holding its token.",
+            f"{v.who} admits CircleCI jobs rerun with SSH ({where}): {risk}.",
             f"put this deny first in the list: {{decision: deny, token_type: {p.token_type}{scope}, rules: "
             f"{{aud: {aud!r}, '{_CIRCLECI_SSH_RERUN}': 'true'}}}} (first, it holds whatever the service's "
             f"precedence), or add the rule '{_CIRCLECI_SSH_RERUN}': 'false' to this allow",
+            severity,
         )
     ]
+
+
+def claim_name_findings(policies: tuple[Policy, ...], profile: IssuerProfile | None, issuer_url: str | None, organization: str | None) -> list[Finding]:
+    """OIDC042, for every policy (a misspelt claim makes an allow admit nothing and a deny refuse
+    nothing): each rule on a claim the platform's tokens do not carry (``claims.CLAIM_PROFILES``).
+    The platform is the issuer's when its URL is well known; without a well-known issuer, the one
+    whose subject form the policy's ``sub`` is written in. An error when a listed claim is close
+    (a typo), a warning otherwise."""
+    out = []
+    for index, policy in enumerate(policies):
+        v = PolicyView(index, policy, profile, issuer_url, organization, policies)
+        subject = v.subject
+        platform = profile.kind if profile is not None else (subject.kind if subject is not None else None)
+        for claim in policy.rules:
+            problem = claim_problem(platform, claim)
+            if problem is None:
+                continue
+            fix = (
+                f"write {problem.suggestion!r} (the claim's name as the platform issues it)"
+                if problem.suggestion
+                else "check the claim's name against the token (oidc-trust claims TOKEN prints it), or waive OIDC042 "
+                "with the platform's reference"
+            )
+            out.append(v.finding("OIDC042", claim, f"{v.who}: {problem.text}.", fix, problem.severity))
+    return out
 
 
 POLICY_CHECKS = (
