@@ -441,15 +441,22 @@ def documents():
 # -- the real cluster's start-up time, in the summary (the workers report it on their test reports)
 
 _CLUSTER_STARTUPS: set[str] = set()
+_NODE_STARTUPS: set[str] = set()
 
 
 def pytest_runtest_logreport(report):
     for name, value in getattr(report, "user_properties", []):
         if name == "k8s_startup_seconds":
             _CLUSTER_STARTUPS.add(value)
+        if name == "node_startup_seconds":
+            _NODE_STARTUPS.add(value)
 
 
 def pytest_terminal_summary(terminalreporter):
     for value in sorted(_CLUSTER_STARTUPS):
         version, seconds = value.split()
-        terminalreporter.write_line(f"real cluster: kube-apiserver {version} + etcd ready in {seconds} s")
+        terminalreporter.write_line(
+            f"real cluster: kube-apiserver {version} + etcd + kube-controller-manager ready in {seconds} s"
+        )
+    for value in sorted(_NODE_STARTUPS):
+        terminalreporter.write_line(f"real node (seconds from the start until each was ready): {value}")

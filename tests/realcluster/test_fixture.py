@@ -40,3 +40,24 @@ def test_stop_ends_both_processes(kube_tools, tmp_path):
         assert info.startup_seconds > 0
         assert all(running(pid) for pid in cluster.started_pids)
     assert not any(running(pid) for pid in cluster.started_pids)
+
+
+def test_the_controller_manager_makes_pods_of_jobs_and_finishes_foreground_deletes(kube):
+    """What pulumi-kubernetes relies on: the Job controller, the garbage collector (its deletes use
+    Foreground propagation), the default ServiceAccount of a new namespace."""
+    from kubernetes import client as k8s_client
+
+    from .test_engine_runner import _wait_for
+
+    namespace = kube.namespace("kcm", labels={})
+    _wait_for(lambda: [a.metadata.name for a in kube.core.list_namespaced_service_account(namespace).items]
+              == ["default"], "the default ServiceAccount")  # fmt: skip
+    kube.apply({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j", "namespace": namespace},
+                "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                               "containers": [{"name": "c", "image": "example.invalid/x:1"}]}}}})
+    pods = lambda: kube.core.list_namespaced_pod(namespace, label_selector="job-name=j").items  # noqa: E731
+    _wait_for(lambda: len(pods()) == 1, "the Job controller to create the pod")
+    assert pods()[0].status.phase == "Pending"  # no kubelet here
+    kube.batch.delete_namespaced_job("j", namespace, body=k8s_client.V1DeleteOptions(propagation_policy="Foreground"))
+    _wait_for(lambda: not kube.batch.list_namespaced_job(namespace).items and not pods(),
+              "the foreground delete of the Job and its pod")  # fmt: skip
