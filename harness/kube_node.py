@@ -10,9 +10,9 @@ Ready.
 
 The network rule of this project's tests: traffic only to loopback, or to hosts in namespaces the
 test made itself. The node's pods live in network namespaces of their own, so the whole cluster
-runs inside ONE namespace that the fixture creates (``ip netns add``): its own loopback, a dummy
-interface holding the node's address (``NODE_IP``: the kubelet refuses a loopback node IP; the
-emulator binds it, with TLS, for the pods), and the CNI bridge (``POD_SUBNET``, no masquerade, no
+runs inside ONE namespace that the fixture creates (``ip netns add``): its own loopback, an
+address for the node on that loopback interface (``NODE_IP``: the kubelet refuses a loopback node
+IP; the emulator binds it, with TLS, for the pods), and the CNI bridge (``POD_SUBNET``, no masquerade, no
 default route: pods reach the node's address and nothing else). Nothing in it can reach anything
 outside it. Every client runs in it too: the processes inherit the namespace of the thread that
 starts them, and ``NetworkNamespace.entered()`` moves the calling thread in and back out, so the
@@ -52,7 +52,7 @@ from .kube_cluster import (
 
 NODE_NAME = "oidc-trust-node"
 NODE_IP = "10.99.0.1"
-"""The node's address (a dummy interface in the namespace); pods reach it, and the emulator binds it."""
+"""The node's address (on the namespace's loopback interface); pods reach it, and the emulator binds it."""
 POD_SUBNET = "10.88.0.0/24"
 POD_GATEWAY = "10.88.0.1"
 CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
@@ -122,7 +122,7 @@ def _setns(fd: int) -> None:
 
 
 class NetworkNamespace:
-    """A named network namespace (``ip netns add``) with loopback up and the node's dummy interface."""
+    """A named network namespace (``ip netns add``) with loopback up, holding the node's address."""
 
     def __init__(self, name: str):
         self.name = name
@@ -133,9 +133,9 @@ class NetworkNamespace:
         for command in (
             ["ip", "netns", "add", self.name],
             ["ip", "-n", self.name, "link", "set", "lo", "up"],
-            ["ip", "-n", self.name, "link", "add", "node0", "type", "dummy"],
-            ["ip", "-n", self.name, "addr", "add", f"{NODE_IP}/32", "dev", "node0"],
-            ["ip", "-n", self.name, "link", "set", "node0", "up"],
+            # The node's address on the namespace's loopback interface (this kernel has no dummy
+            # interfaces); it is not a loopback address, which is all the kubelet asks of a node IP.
+            ["ip", "-n", self.name, "addr", "add", f"{NODE_IP}/32", "dev", "lo"],
         ):
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode != 0:
