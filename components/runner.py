@@ -76,7 +76,10 @@ class OidcLoginJob(pulumi.ComponentResource):
         labels: extra labels on every object and on the pod.
         skip_await: pulumi-kubernetes waits for a Job to complete during `up` (and fails the
             update if the Job fails); True adds `pulumi.com/skipAwait: "true"` so `up`
-            returns once the Job is created. While awaited, the Job carries
+            returns once the Job is created. That skips waiting for deletes too, so such a
+            Job is deleted with Background propagation (its pods follow it a moment later,
+            removed by the garbage collector); the awaited default deletes the pods first.
+            While awaited, the Job carries
             `pulumi.com/replaceUnready: "true"`: after a failed run, the next `up` replaces
             it and so runs it again.
         stack: `ORGANIZATION/PROJECT/STACK` (in `organization`): selected right after the

@@ -51,6 +51,7 @@ EKS_AUDIENCE_ANNOTATION = "eks.amazonaws.com/audience"
 SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
 TIMEOUT_SECONDS_ANNOTATION = "pulumi.com/timeoutSeconds"
 REPLACE_UNREADY_ANNOTATION = "pulumi.com/replaceUnready"
+DELETION_PROPAGATION_ANNOTATION = "pulumi.com/deletionPropagationPolicy"
 # Changing the script changes the pod template, so pulumi-kubernetes replaces the Job and the
 # new script runs; without it the ConfigMap would change under a Job that never runs again.
 SCRIPT_CHECKSUM_ANNOTATION = "checksum/entrypoint"
@@ -626,6 +627,12 @@ def job_manifest(spec: RunnerSpec) -> dict[str, Any]:
     annotations: dict[str, str] = {}
     if spec.skip_await:
         annotations[SKIP_AWAIT_ANNOTATION] = "true"
+        # skipAwait also skips waiting for deletes. A Foreground delete returns while the Job
+        # still exists, so the replacement of a changed Job (same fixed name) would be applied
+        # onto the old, terminating object and fail with a field-manager conflict (seen with
+        # pulumi-kubernetes 4.25 against a real API server). Background deletes the Job object at
+        # once; the garbage collector removes its pods right after.
+        annotations[DELETION_PROPAGATION_ANNOTATION] = "background"
     else:
         # A Job that failed (say, before its trust policy was right) is replaced, and so
         # run again, by the next `pulumi up` instead of being awaited forever.

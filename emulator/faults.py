@@ -183,13 +183,15 @@ class Stats:
             self._counts: Counter[str] = Counter()
             self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REQUESTS)
 
-    def record(self, method: str, route: str, status: int | None, applied: bool, fault: int | str | None) -> None:
-        """``status`` None: the connection was dropped. ``applied``: the request took effect."""
+    def record(self, method: str, route: str, status: int | None, applied: bool, fault: int | str | None,
+               received: float | None = None) -> None:
+        """``status`` None: the connection was dropped. ``applied``: the request took effect.
+        ``received``: when the request arrived (``time.time()``), so a test can order it against
+        events elsewhere (a Kubernetes object's deletion, say)."""
         with self._lock:
             self._counts[f"{method} {route}"] += 1
-            self._recent.append(
-                {"method": method, "route": route, "status": status, "applied": applied, "fault": fault}
-            )
+            self._recent.append({"method": method, "route": route, "status": status, "applied": applied,
+                                 "fault": fault, "received": received})  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:

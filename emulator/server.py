@@ -89,21 +89,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle_api(self, call: Call) -> None:
         app = self.server.app
+        received = time.time()
         plan = app.faults.plan(call.method, call.path)
         if plan.latency_s:
             time.sleep(plan.latency_s)
         route, call.params, path_known = match_route(call.method, call.path)
         template = route.template if route else "unmatched"
         if plan.fault is not None and plan.when == "before":
-            app.stats.record(call.method, template, _status_of(plan), applied=False, fault=plan.fault)
+            app.stats.record(call.method, template, _status_of(plan), applied=False, fault=plan.fault,
+                             received=received)
             self._inject(plan, call.path)
             return
         reply = app.handle_api(route, path_known, call)
         if plan.fault is not None:
-            app.stats.record(call.method, template, _status_of(plan), applied=True, fault=plan.fault)
+            app.stats.record(call.method, template, _status_of(plan), applied=True, fault=plan.fault,
+                             received=received)
             self._inject(plan, call.path)
             return
-        app.stats.record(call.method, template, reply.status, applied=True, fault=None)
+        app.stats.record(call.method, template, reply.status, applied=True, fault=None, received=received)
         self._send(reply)
 
     def _inject(self, plan: Plan, path: str) -> None:

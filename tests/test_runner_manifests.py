@@ -267,7 +267,9 @@ def test_tuned_job_fields_and_skip_await():
     job = render("tuned")["Job"]
     assert (job["spec"]["backoffLimit"], job["spec"]["activeDeadlineSeconds"]) == (1, 1800)
     assert job["spec"]["ttlSecondsAfterFinished"] == 300
-    assert job["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+    # Not awaited, deletes included: Background, or a replacement would meet the terminating Job.
+    assert job["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true",
+                                              "pulumi.com/deletionPropagationPolicy": "background"}
 
 
 @pytest.mark.parametrize("case", ["default", "git-ssh"])
