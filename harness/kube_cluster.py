@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TOOLS_BIN = ROOT / ".tools" / "bin"
 READY_TIMEOUT_SECONDS = 120.0
 ADMIN_USER = "oidc-trust-admin"
+KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
 DISCOVERY_BINDING = "oidc-trust-anonymous-issuer-discovery"
 
 
@@ -195,6 +196,10 @@ class LocalCluster:
             f"--service-account-signing-key-file={files['sa.key']}",
             f"--api-audiences={server}",
             "--service-cluster-ip-range=10.0.0.0/24",
+            # Reach a kubelet (logs, exec) at its node's address, never by its name: no DNS here.
+            "--kubelet-preferred-address-types=InternalIP",
+            f"--kubelet-client-certificate={files['kubelet-client.crt']}",
+            f"--kubelet-client-key={files['kubelet-client.key']}",
             "--profiling=false", "--v=1",
         ])  # fmt: skip
         token = files["admin-token"]
@@ -225,6 +230,7 @@ class LocalCluster:
     def _write_credentials(self) -> dict[str, Any]:
         ca = CertificateAuthority("pulumi-oidc-trust test cluster CA")
         certificate, key = ca.issue_server_certificate()
+        client_certificate, client_key = _client_certificate(ca, KUBELET_CLIENT_USER, "system:masters")
         signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         token = secrets.token_hex(24)
         contents = {
@@ -240,6 +246,11 @@ class LocalCluster:
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             ),
             "tokens.csv": f'{token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n'.encode(),
+            # The API server's client certificate for kubelets (logs, exec), which trust this CA.
+            "kubelet-client.crt": client_certificate.public_bytes(serialization.Encoding.PEM),
+            "kubelet-client.key": client_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
         }
         files: dict[str, Any] = {"admin-token": token}
         for name, data in contents.items():
@@ -305,6 +316,28 @@ class LocalCluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _client_certificate(ca: CertificateAuthority, user: str, group: str):
+    """A TLS client certificate signed by ``ca`` for ``user`` in ``group`` (Kubernetes reads CN/O)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, group), x509.NameAttribute(NameOID.COMMON_NAME, user)])
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(ca.certificate.subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca.key, hashes.SHA256())
+    )
+    return certificate, key
 
 
 def _ssl_context(ca_path: str | None) -> ssl.SSLContext | None:

@@ -21,7 +21,9 @@ tests' own checks, the emulator and the ``pulumi`` runs are inside as well.
 Why each kubelet setting (``kubelet_config``): this machine has cgroup v1 (``failCgroupV1:
 false``) and no systemd (``cgroupDriver: cgroupfs``; containerd 1.6 lacks the CRI
 ``RuntimeConfig`` call, so the kubelet uses its own setting); image garbage collection is off so
-the imported images stay; pods get no DNS (``resolvConf: ""``).
+the imported images stay; pods get no DNS (``resolvConf: ""``); and root here lacks
+CAP_SYS_RESOURCE, so no OOM score may go below 0 (``oomScoreAdj: 0``, and containerd's
+``restrict_oom_score_adj`` for the pods' sandboxes, which the kubelet asks -998 for).
 """
 
 from __future__ import annotations
@@ -170,9 +172,12 @@ def kubelet_config(workdir: Path, socket: Path, port: int, healthz_port: int) ->
         "containerRuntimeEndpoint": f"unix://{socket}",
         "address": NODE_IP, "port": port, "readOnlyPort": 0,
         "healthzBindAddress": "127.0.0.1", "healthzPort": healthz_port,
-        "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": False}},
+        # Only the API server (its client certificate, from the cluster's CA) may call the kubelet.
+        "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": False},
+                           "x509": {"clientCAFile": str(workdir / "ca.pem")}},
         "authorization": {"mode": "AlwaysAllow"},
         "failSwapOn": False,
+        "oomScoreAdj": 0,  # the kubelet's own (-999 by default): not allowed without CAP_SYS_RESOURCE
         "resolvConf": "",
         "podLogsDir": str(workdir / "pod-logs"),
         "imageGCHighThresholdPercent": 100, "imageGCLowThresholdPercent": 99,
@@ -197,6 +202,10 @@ state = "{workdir / 'containerd' / 'state'}"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{pause}"
   enable_selinux = false
+  # This machine withholds CAP_SYS_RESOURCE even from root, so no process may lower its
+  # oom_score_adj; the kubelet asks -998 for every pod sandbox (runc then fails with "can't get
+  # final child's PID from pipe"). Clamp to containerd's own value instead.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -289,10 +298,14 @@ class LocalNode(LocalCluster):
         config.write_text(containerd_config(work, self.socket, tools, cni_dir))
         self._spawn("containerd", [str(tools.containerd), f"--config={config}", "--log-level=warn"])
         self._wait("containerd", lambda: self._ctr("version").returncode == 0, started)
-        for archive in (tools.pause_archive, tools.runner_archive):
-            done = self._ctr("images", "import", "--no-unpack", str(archive), timeout=300)
-            if done.returncode != 0:
-                raise ClusterStartError(f"ctr images import {archive} failed: {done.stderr.strip()}")
+        for archive, reference in ((tools.pause_archive, tools.pause_image), (tools.runner_archive, tools.runner_image)):
+            # Unpacked (the CRI treats an image not unpacked for its snapshotter as absent), and also
+            # named NAME@DIGEST, the record a registry pull makes, which a digest-pinned pod looks up.
+            tagged, digest = reference.split("@", 1)
+            for args in (("images", "import", str(archive)), ("images", "tag", tagged, f"{tagged.rsplit(':', 1)[0]}@{digest}")):
+                done = self._ctr(*args, timeout=300)
+                if done.returncode != 0:
+                    raise ClusterStartError(f"ctr {' '.join(args)} failed: {done.stderr.strip()}")
         self.readiness["containerd + images"] = round(time.monotonic() - started, 2)
 
         kubelet_dir = work / "kubelet"

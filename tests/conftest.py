@@ -127,7 +127,7 @@ class EmulatorHandle:
 
     def exchanges(self) -> list[dict[str, Any]]:
         """The emulator's exchange log (``GET /_emulator/exchanges``): outcomes and verified claims."""
-        return requests.get(self.url("/_emulator/exchanges"), timeout=10).json()["exchanges"]
+        return self.http.get(self.url("/_emulator/exchanges"), timeout=10).json()["exchanges"]
 
     def reset_stats(self) -> None:
         self.http.post(self.url("/_emulator/stats/reset"), timeout=10).raise_for_status()

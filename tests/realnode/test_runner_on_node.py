@@ -44,7 +44,7 @@ def node_stack(program_test, program, node, cloud, kube, node_emulator_tls):
     ca = str(node_emulator_tls["ca"])
     test = program_test(program, stack="node", config={
         "organization": org, "namespace": namespace, "kubeconfig": node.cluster.kubeconfig,
-        "issuerUrl": node.cluster.issuer, "caPem": node_emulator_tls["ca"].read_text(),
+        "issuerUrl": node.cluster.issuer, "caFile": ca,
         "image": node.runner_image, "runnerApiUrl": cloud.base_url, "deadline": 300,
         "commands": ["pulumi whoami -v", "pulumi env ls"],
         "oidc:apiUrl": cloud.base_url,
@@ -55,6 +55,7 @@ def node_stack(program_test, program, node, cloud, kube, node_emulator_tls):
     return test
 
 
+@pytest.mark.timeout(900)
 def test_the_runner_pod_logs_in_with_its_projected_token_and_a_refused_runner_fails_visibly(
         node_stack, node, kube, cloud):  # fmt: skip
     test: ProgramTest = node_stack

@@ -8,6 +8,8 @@ and points the CLI at it with SSL_CERT_FILE (which the Go CLI honours). With `in
 second runner whose service account the policy does not admit is created after the trust.
 """
 
+from pathlib import Path
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -20,7 +22,7 @@ cluster = k8s.Provider("node", kubeconfig=config.require("kubeconfig"))
 on_cluster = pulumi.ResourceOptions(provider=cluster)
 
 ca = k8s.core.v1.ConfigMap("emulator-ca", metadata={"name": "emulator-ca", "namespace": namespace},
-                           data={"ca.pem": config.require("caPem")}, opts=on_cluster)
+                           data={"ca.pem": Path(config.require("caFile")).read_text()}, opts=on_cluster)
 trusting_the_emulator = {
     "volumes": [{"name": "emulator-ca", "configMap": {"name": "emulator-ca"}}],
     "volume_mounts": [{"name": "emulator-ca", "mountPath": "/etc/emulator-ca", "readOnly": True}],
