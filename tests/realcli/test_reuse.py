@@ -3,8 +3,9 @@ installed from its path (not editable, so the stack sees exactly what a wheel ho
 
 The virtualenv takes its third-party dependencies from the test virtualenv (a plain path line,
 so nothing is downloaded and our editable install there is not active); this project goes in
-with `pip install PATH`. The example's runner Job needs the Kubernetes provider plugin, which
-this project does not build yet, so it runs with `deployRunner: false` (the runner's trust stays).
+with `pip install PATH`. Here the example runs with `deployRunner: false` (the runner's trust
+stays, no cluster needed); tests/realcluster/test_engine_runner.py deploys its runner to a real API
+server with the Kubernetes plugin that `make pulumi-kubernetes` builds.
 """
 
 from __future__ import annotations
