@@ -17,6 +17,8 @@ import socket
 import ssl
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import urlsplit
@@ -24,6 +26,10 @@ from urllib.parse import urlsplit
 from pulumi_oidc_trust.provider.urls import issuer_url_problem as _issuer_url_problem
 
 TIMEOUT_SECONDS = 5.0
+RESOLVE_SECONDS = 2.0
+"""The most registration waits for the issuer's host name to resolve (``served_thumbprint``). The
+system resolver has no timeout of its own a caller can set, and some stall 5 s or more on a burst
+of lookups; past this bound the host counts as unreachable (what was supplied is kept)."""
 DEADLINE_SECONDS = 10.0
 """The most one key fetch (discovery document + JWKS) may take, connecting and reading included."""
 MAX_DOCUMENT_BYTES = 1 << 20
@@ -58,6 +64,7 @@ class Fetcher:
     timeout: float = TIMEOUT_SECONDS
     deadline: float = DEADLINE_SECONDS
     own_certificate: str | None = None
+    resolve_timeout: float = RESOLVE_SECONDS
 
     @cached_property
     def ssl_context(self) -> ssl.SSLContext:
@@ -82,7 +89,11 @@ class Fetcher:
         if parts.scheme != "https" or not parts.hostname:
             return None
         try:
-            with socket.create_connection((parts.hostname, parts.port or 443), self.timeout) as raw:
+            port = parts.port or 443
+            addresses = resolve(parts.hostname, port, self.resolve_timeout)
+            if addresses is None:
+                return None  # the resolver did not answer in time: as if unreachable
+            with _connect_first(addresses, self.timeout) as raw:
                 with self.ssl_context.wrap_socket(raw, server_hostname=parts.hostname) as tls:
                     der = tls.getpeercert(binary_form=True)
         except (OSError, ssl.SSLError, ValueError):
@@ -154,6 +165,35 @@ class Fetcher:
                 f"the TLS certificate served by {host} (SHA-256 {served}) matches none of the "
                 "issuer's thumbprints; regenerate or update them"
             )
+
+
+_RESOLVER = ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
+"""Where lookups wait, so a caller can stop waiting: a stalled lookup holds one of these threads
+until the resolver gives up, never a request's thread."""
+
+
+def resolve(host: str, port: int, timeout: float) -> list[tuple[str, int]] | None:
+    """The (address, port)s ``host`` resolves to for a TCP connection, in the resolver's order, or
+    None when the resolver has not answered within ``timeout`` seconds. OSError when it answers no."""
+    lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+    try:
+        infos = lookup.result(timeout)
+    except FutureTimeout:
+        return None
+    if not infos:
+        raise OSError(f"{host} resolves to no address")
+    return [(info[4][0], info[4][1]) for info in infos]
+
+
+def _connect_first(addresses: list[tuple[str, int]], timeout: float) -> socket.socket:
+    """A connection to the first of ``addresses`` that accepts one (numeric: no lookup)."""
+    error: OSError = OSError("no address")
+    for address in addresses:
+        try:
+            return socket.create_connection(address, timeout)
+        except OSError as e:
+            error = e
+    raise error
 
 
 def _shut(connection: http.client.HTTPConnection, expired: threading.Event) -> None:

@@ -15,6 +15,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from . import wire
 from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
 from .client import PulumiCloudClient, PulumiCloudError
+from .issuer_index import INDEX
 from .token_verify import jwk_problem
 from .urls import issuer_url_problem, path_segment_problem
 
@@ -224,8 +225,8 @@ class OidcIssuerProvider(CloudResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         org = props["organization"]
         name = props.get("name") or props["url"]
-        with self._client() as client:
-            existing = client.find_issuer_by_url(org, props["url"])
+        with self._client() as client, INDEX.claim(client, org, props["url"]):
+            existing = INDEX.find(client, org, props["url"])  # the lookup by URL, shared (issuer_index)
             if existing is not None and not props.get("adopt") and not _leftover(client, org, existing, name):
                 raise PulumiCloudError(
                     409,
@@ -239,6 +240,7 @@ class OidcIssuerProvider(CloudResourceProvider):
                 server = client.update_issuer(org, existing["id"], update_body(props, name))
             else:
                 server = client.register_issuer(org, registration_body(props, name))
+                INDEX.registered(client, org, server)
         return CreateResult(f"{org}/{server['id']}", outputs(props, org, server))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -270,6 +272,7 @@ class OidcIssuerProvider(CloudResourceProvider):
             except PulumiCloudError as e:
                 if not is_gone(e):
                     raise
+            INDEX.deleted(client, org, issuer_id)
 
 
 def _leftover(client: PulumiCloudClient, org: str, existing: Mapping[str, Any], name: str) -> bool:

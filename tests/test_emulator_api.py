@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
+import threading
 import uuid
 
 import pytest
 import requests
 
+from pulumi_oidc_trust.emulator.fetch import Fetcher
 from tests.conftest import allow_policy
 
 UNAUTHORIZED = {"code": 401, "message": "Unauthorized: No credentials provided or are invalid."}
@@ -102,6 +105,32 @@ def test_register_keeps_supplied_thumbprints_of_an_unreachable_host_lower_cased(
     thumbprint = "AB" * 32
     issuer = inproc_emulator.register_issuer(url=GITHUB, thumbprints=[thumbprint])
     assert issuer["thumbprints"] == [thumbprint.lower()]
+
+
+def test_registration_does_not_wait_for_a_stalled_resolver(inproc_emulator, monkeypatch):
+    """Registration looks the issuer's host up to pin its certificate; a resolver that stalls (some
+    stall 5 s on a burst of lookups) is given up on after a bound, as an unreachable host is."""
+    stalled_host = "issuer.stalled.test"
+    release, in_lookup = threading.Event(), threading.Event()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host != stalled_host:
+            return real_getaddrinfo(host, *args, **kwargs)
+        in_lookup.set()
+        release.wait(20)
+        in_lookup.clear()
+        raise socket.gaierror("stalled")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    inproc_emulator.app.api.fetcher = Fetcher(resolve_timeout=0.2)
+    try:
+        thumbprint = "ab" * 32
+        issuer = inproc_emulator.register_issuer(url=f"https://{stalled_host}", thumbprints=[thumbprint])
+        assert in_lookup.is_set(), "registration answered only after the stalled lookup ended"
+        assert issuer["thumbprints"] == [thumbprint]  # as for an unreachable host: what was supplied
+    finally:
+        release.set()
 
 
 @pytest.mark.parametrize("max_expiration", [0, None])
