@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine-sizes", default=None, metavar="N,N,...",
                         help="issuer counts for the real-CLI table (default 10,40,100,200; --quick: 10)")
     parser.add_argument("--engine-runs", type=int, default=None, help="runs per figure (default 3; --quick: 1)")
-    parser.add_argument("--engine-only", action="store_true", help="only the real-CLI table (host figures kept from results.json)")
+    parser.add_argument("--engine-only", action="store_true", help="only the real-CLI table (host figures, and the sizes not run, kept from results.json)")
     args = parser.parse_args(argv)
     figures = Figures()
     print(f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
@@ -272,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(n) for n in (args.engine_sizes or ("10" if args.quick else "10,40,100,200")).split(",")]
     runs = args.engine_runs or (1 if args.quick else 3)
     real = real_engine(sizes, runs, latency_ms=20)
+    kept = [r for r in (previous.get("engine") or {}).get("rows", []) if r["n"] not in sizes]
+    if args.engine_only and kept and "rows" in real:  # the sizes not run this time stay as last measured
+        real["rows"] = sorted(kept + real["rows"], key=lambda r: (r["n"], r["kind"], engine.OPS.index(r["op"])))
     RESULTS.write_text(json.dumps({"machine": {"arch": platform.machine(), "python": platform.python_version(),
                                                "cpus": os.cpu_count(), "system": f"{platform.system()} {platform.release()}"},
                                    "figures": figures.rows, "engine": real}, indent=2) + "\n")

@@ -17,10 +17,9 @@ import socket
 import ssl
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 from urllib.parse import urlsplit
 
 from pulumi_oidc_trust.provider.urls import issuer_url_problem as _issuer_url_problem
@@ -167,22 +166,31 @@ class Fetcher:
             )
 
 
-_RESOLVER = ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
-"""Where lookups wait, so a caller can stop waiting: a stalled lookup holds one of these threads
-until the resolver gives up, never a request's thread."""
-
-
 def resolve(host: str, port: int, timeout: float) -> list[tuple[str, int]] | None:
     """The (address, port)s ``host`` resolves to for a TCP connection, in the resolver's order, or
-    None when the resolver has not answered within ``timeout`` seconds. OSError when it answers no."""
-    lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
-    try:
-        infos = lookup.result(timeout)
-    except FutureTimeout:
+    None when the resolver has not answered within ``timeout`` seconds. OSError when it answers no.
+
+    The lookup runs in a daemon thread of its own, so the caller stops waiting at the bound and a
+    stalled lookup never holds a request's thread, nor the emulator's exit."""
+    answer: dict[str, Any] = {}
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            answer["infos"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except OSError as e:
+            answer["error"] = e
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="resolve", daemon=True).start()
+    if not done.wait(timeout):
         return None
-    if not infos:
+    if "error" in answer:
+        raise answer["error"]
+    if not answer["infos"]:
         raise OSError(f"{host} resolves to no address")
-    return [(info[4][0], info[4][1]) for info in infos]
+    return [(info[4][0], info[4][1]) for info in answer["infos"]]
 
 
 def _connect_first(addresses: list[tuple[str, int]], timeout: float) -> socket.socket:
