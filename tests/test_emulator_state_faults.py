@@ -114,12 +114,17 @@ def test_a_post_faulted_before_is_not_applied(inproc_emulator):
 
 
 def test_a_post_faulted_after_is_applied(inproc_emulator):
+    started = time.time()
     inproc_emulator.set_faults(script=[register_fault(502, "after")])
     assert register(inproc_emulator).status_code == 502
     assert issuer_count(inproc_emulator) == 1
-    assert inproc_emulator.stats()["requests"][0] == {
+    (first,) = inproc_emulator.stats()["requests"]
+    assert first == {
         "method": "POST", "route": "/api/orgs/{orgName}/oidc/issuers", "status": 502, "applied": True, "fault": 502,
+        "received": first["received"],
     }
+    # When it arrived: what lets a test order the emulator's requests against events elsewhere.
+    assert started <= first["received"] <= time.time()
 
 
 @pytest.mark.parametrize("when,applied", [("before", 0), ("after", 1)])
