@@ -118,7 +118,7 @@ def test_a_post_faulted_after_is_applied(inproc_emulator):
     inproc_emulator.set_faults(script=[register_fault(502, "after")])
     assert register(inproc_emulator).status_code == 502
     assert issuer_count(inproc_emulator) == 1
-    (first,) = inproc_emulator.stats()["requests"]
+    first = inproc_emulator.stats()["requests"][0]
     assert first == {
         "method": "POST", "route": "/api/orgs/{orgName}/oidc/issuers", "status": 502, "applied": True, "fault": 502,
         "received": first["received"],
