@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS_BIN = ROOT / ".tools" / "bin"
+WHEELHOUSE = ROOT / ".wheelhouse"
 MIN_VERSION = (3, 216, 0)
 
 # The only variables of this process a CLI run inherits.
@@ -59,6 +60,19 @@ def find_cli() -> tuple[Cli | None, str]:
             return None, f"{pulumi} has no pulumi-language-python beside it or on PATH"
         return Cli(bin_dir, version), ""
     return None, "no usable Pulumi CLI"
+
+
+def find_wheelhouse() -> tuple[Path | None, str]:
+    """(the wheelhouse ``make wheelhouse`` built from requirements.lock, "") or (None, why not)."""
+    if (WHEELHOUSE / ".complete").exists():
+        return WHEELHOUSE, ""
+    return None, f"no wheelhouse at {WHEELHOUSE}: run `make wheelhouse` (make test builds it first)"
+
+
+def offline_pip(wheelhouse: Path) -> dict[str, str]:
+    """The environment that makes every pip run (``pulumi install``, a build's isolated setuptools)
+    install from ``wheelhouse`` alone: nothing is downloaded, and the program under test is not edited."""
+    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
 
 @dataclasses.dataclass(frozen=True)
