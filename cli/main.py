@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 
 import yaml
 
-from pulumi_oidc_trust.provider import wire
+from pulumi_oidc_trust.provider import settings, wire
 from pulumi_oidc_trust.provider.display import shown
 from pulumi_oidc_trust.provider.duration import parse_duration
 from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, exchange
@@ -101,6 +101,18 @@ def load_claims(path: str) -> dict[str, Any]:
     if too_long:  # the exchange refuses such a token, so the simulation does too
         raise InputError(f"claims file '{path}': {too_long}")
     return claims
+
+
+def service_url(api_url: str | None, environ: Any = None) -> str:
+    """The Pulumi Cloud API a command talks to: ``--api-url``, then ``$OIDC_TRUST_API_URL``, then
+    https://api.pulumi.com (``settings.api_url_from``, the provider's order); an unusable URL from
+    the environment is an ``InputError`` naming the variable (argparse checks ``--api-url``)."""
+    url, source = settings.api_url_from(api_url, environ)
+    if source == settings.API_URL_ENV:
+        problem = api_url_problem(url)
+        if problem:
+            raise InputError(f"{settings.API_URL_ENV}: {problem}; fix or unset it, or give --api-url URL")
+    return url.rstrip("/")
 
 
 def read_token(value: str, flag: str) -> str:
@@ -337,6 +349,7 @@ def _human(seconds: int) -> str:
 
 
 def cmd_exchange(args: argparse.Namespace) -> int:
+    api_url = service_url(args.api_url)
     try:
         result = exchange(
             oidc_token=args.oidc_token,
@@ -344,7 +357,7 @@ def cmd_exchange(args: argparse.Namespace) -> int:
             team=args.oidc_team,
             user=args.oidc_user,
             expiration=args.oidc_expiration,
-            api_url=args.api_url,
+            api_url=api_url,
         )
     except ExchangeInputError as e:
         raise InputError(str(e))
@@ -366,8 +379,8 @@ def cmd_exchange(args: argparse.Namespace) -> int:
               f"{f' ({result.scope})' if result.scope else ''}, valid {result.expires_in} s (until {expires})")
     elif args.format == "env":
         print(f"export PULUMI_ACCESS_TOKEN={shlex.quote(result.access_token)}")
-        if args.api_url.rstrip("/") != wire.DEFAULT_API_URL:
-            print(f"export PULUMI_BACKEND_URL={shlex.quote(args.api_url)}")
+        if api_url != wire.DEFAULT_API_URL:
+            print(f"export PULUMI_BACKEND_URL={shlex.quote(api_url)}")
     else:
         print(result.access_token)
     return EXIT_OK
@@ -527,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--oidc-team", metavar="TEAM", help="request a team token")
     p.add_argument("--oidc-user", metavar="USER", help="request a personal token")
     p.add_argument("--oidc-expiration", metavar="DURATION", help="lifetime: seconds or a duration ('15m', '2h'; default 2h)")
-    p.add_argument("--api-url", default=wire.DEFAULT_API_URL, type=_api_url, metavar="URL", help=f"Pulumi Cloud API (default {wire.DEFAULT_API_URL}; https, or http to loopback)")
+    add_api_url_argument(p)
     _formats(p, ("token", "env", "text", "json"), "token")
     p.set_defaults(handler=cmd_exchange)
 
@@ -554,15 +567,25 @@ def build_parser() -> argparse.ArgumentParser:
     _formats(p, ("yaml", "text", "json"), "yaml")
     p.set_defaults(handler=cmd_render)
 
-    from . import audit, importer  # each command in its own module (they import this one)
+    from . import audit, importer, local_cloud  # each command in its own module (they import this one)
 
     audit.register(commands)
     importer.register(commands)
+    local_cloud.register(commands)
     return parser
 
 
 def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=False))
+
+
+API_URL_HELP = (f"Pulumi Cloud API (https, or http to loopback); default ${settings.API_URL_ENV}, "
+                f"else {wire.DEFAULT_API_URL}")
+
+
+def add_api_url_argument(p: argparse.ArgumentParser, help: str = API_URL_HELP) -> None:
+    """``--api-url`` of a command that talks to Pulumi Cloud (``service_url`` adds the fallbacks)."""
+    p.add_argument("--api-url", type=_api_url, metavar="URL", help=help)
 
 
 def _api_url(text: str) -> str:

@@ -384,3 +384,10 @@ def pytest_terminal_summary(terminalreporter):
     for value in sorted(_CLUSTER_STARTUPS):
         version, seconds = value.split()
         terminalreporter.write_line(f"real cluster: kube-apiserver {version} + etcd ready in {seconds} s")
+
+
+@pytest.fixture(autouse=True)
+def _no_api_url_from_the_developer(monkeypatch):
+    """A developer's own ``OIDC_TRUST_API_URL`` (``oidc-trust emulator`` prints it) would point the
+    CLI and the provider at their emulator: tests that want it set it themselves."""
+    monkeypatch.delenv("OIDC_TRUST_API_URL", raising=False)
