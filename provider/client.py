@@ -309,8 +309,17 @@ class PulumiCloudClient:
         return list(body.get("oidcIssuers") or [])
 
     def find_issuer_by_url(self, org: str, url: str) -> dict[str, Any] | None:
+        """The issuer of ``org`` registered at ``url``, or None. A 404 for the list is "none": an
+        organization with no issuer yet may be unknown to the service (the emulator creates one with
+        its first issuer), and the registration that follows says whether ``org`` exists."""
         wanted = url.rstrip("/")
-        for issuer in self.list_issuers(org):
+        try:
+            issuers = self.list_issuers(org)
+        except PulumiCloudError as e:
+            if e.status != 404:
+                raise
+            issuers = []
+        for issuer in issuers:
             if str(issuer.get("url", "")).rstrip("/") == wanted:
                 return issuer
         return None

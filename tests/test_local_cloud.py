@@ -209,3 +209,24 @@ def test_emulator_on_a_port_in_use_says_so_and_the_fix(capsys, tmp_path, inproc_
     port = inproc_emulator.base_url.rsplit(":", 1)[1]
     code, out, err = run(capsys, "emulator", "--port", port, "--dir", str(tmp_path / "e"))
     assert code == 2 and f"--port {port}: the port is in use" in err and "--port (0: any free port)" in err, err
+
+
+# -- organizations nobody created ------------------------------------------------------------------
+
+
+def test_a_misspelt_org_is_an_error_not_an_empty_organization_and_is_never_created(capsys, monkeypatch,
+                                                                                   inproc_emulator, tmp_path):
+    monkeypatch.setenv("PULUMI_ACCESS_TOKEN", inproc_emulator.access_token)
+    monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "pulumi-home"))
+    monkeypatch.setenv("OIDC_TRUST_API_URL", inproc_emulator.base_url)
+    inproc_emulator.register_issuer("my-org")
+    code, out, err = run(capsys, "audit", "--org", "myorg")
+    assert code == 2 and out == "" and "verdict" not in err, (out, err)
+    assert err == ("oidc-trust audit: error: organization 'myorg' was not found (list OIDC issuers: 404: Not Found: "
+                   "organization 'myorg' not found); check the spelling of --org: nothing was read\n"), err
+    code, out, err = run(capsys, "import", "--org", "myorg", "--print")
+    assert code == 2 and "organization 'myorg' was not found" in err
+    # The read created nothing: the admin's user lists the one organization that has an issuer.
+    assert [o["githubLogin"] for o in inproc_emulator.get("/api/user").json()["organizations"]] == ["my-org"]
+    code, out, _ = run(capsys, "audit", "--org", "my-org")
+    assert code == 0 and out.startswith("organization my-org: 1 issuer(s)")
