@@ -90,12 +90,21 @@ def prepare_folder(folder: Path) -> tuple[str, Any]:
     return token, key
 
 
+def shell_path(path: Path) -> str:
+    """``path`` as a shell word: ``~/...`` under the home folder (as a person writes it), else quoted."""
+    try:
+        relative = path.resolve().relative_to(Path.home().resolve())
+    except ValueError:
+        return shlex.quote(str(path))
+    return f"~/{relative}" if shlex.quote(str(relative)) == str(relative) else shlex.quote(str(path))
+
+
 def paste_lines(base_url: str, folder: Path) -> str:
     """What ``oidc-trust emulator`` prints once it serves: the lines to paste, none with a secret."""
-    token_file = shlex.quote(str(folder / TOKEN_FILE))
+    token_file = shell_path(folder / TOKEN_FILE)
     return "\n".join([
         f"oidc-trust emulator: a local Pulumi Cloud at {base_url} until Ctrl-C",
-        f"  its state, admin token and test issuer key: {shown(folder)} (kept for the next start)",
+        f"  its state, admin token and test issuer key: {shown(shell_path(folder))} (kept for the next start)",
         "",
         "In your shell (oidc-trust audit, import, exchange and token read OIDC_TRUST_API_URL):",
         f"  export OIDC_TRUST_API_URL={base_url}",
