@@ -15,6 +15,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import math
 import shlex
 import sys
 import time
@@ -165,8 +166,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if document.service_default:
             text += f"\npolicies: {SERVICE_DEFAULT_MEANING}"
         if expired:
-            text = (f"REFUSED: {expired}; the service refuses it whatever the policies say "
-                    f"(what they would decide for a fresh token follows)\n" + text)
+            # One verdict: the token's. What the policies decide is said as what they would do.
+            headline, _, rest = text.partition("\n")
+            text = (f"REFUSED: {expired}; the service refuses it whatever the policies say\n"
+                    f"for a fresh token with these claims the policies would answer: {headline}\n{rest}")
         print(text)
     return EXIT_OK if decision.allowed and not expired else EXIT_REFUSED
 
@@ -330,8 +333,9 @@ def _times(claims: dict[str, Any]) -> list[str]:
         value = claims.get(name)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             at = dt.datetime.fromtimestamp(value, dt.timezone.utc)
-            delta = int((at - now).total_seconds())
-            rel = f"in {_human(delta)}" if delta >= 0 else f"{_human(-delta)} ago"
+            # Whole seconds, rounded down: a time 0.4 s past is "1 s ago", never "in 0 s".
+            delta = math.floor((at - now).total_seconds())
+            rel = f"in {_human(delta)}" if delta > 0 else ("now" if delta == 0 else f"{_human(-delta)} ago")
             out.append(f"{name}: {at.strftime('%Y-%m-%dT%H:%M:%SZ')} ({rel})")
     return out
 

@@ -629,7 +629,9 @@ def _fit(policy: Policy, request: Request) -> list[str]:
         if request.name is None:
             return [f"the request names no {_what(TOKEN_TYPES[policy.token_type].name_field)}"]
         if not match(pattern, request.name):
-            return [f"{TOKEN_TYPES[policy.token_type].name_field} {pattern!r} does not match {request.name!r}"]
+            # Value first, then the pattern, as for a claim ("claim sub='x' does not match 'y'").
+            field = TOKEN_TYPES[policy.token_type].name_field
+            return [f"the requested {_what(field)} {request.name!r} does not match {field} {pattern!r}"]
     if request.admin and policy.decision == "allow" and "admin" not in policy.authorized_permissions:
         return ["admin scope requested but the policy does not authorize 'admin'"]
     return []

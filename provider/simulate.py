@@ -366,7 +366,8 @@ def render_text(
     token: DecodedToken | None = None,
 ) -> str:
     """The decision and, for every policy, whether it applied and each rule's outcome."""
-    lines = [_headline(decision, policies), f"request: {describe_request(request)} (scope {request.scope!r})"]
+    scope = f" (scope {request.scope!r})" if request.scope else ""  # an organization token has none
+    lines = [_headline(decision, policies), f"request: {describe_request(request)}{scope}"]
     if token is not None:
         lines.append(f"claims: from the token, {token.note}")
     lines.append("")

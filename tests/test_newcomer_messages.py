@@ -1,0 +1,115 @@
+"""The messages a new user met (issue 26), as the user now reads them. Each test shows the text,
+and fails on the wording that was there before (quoted in its docstring)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import yaml
+
+from pulumi_oidc_trust.cli.main import main
+from pulumi_oidc_trust.emulator import TestIssuer
+from pulumi_oidc_trust.provider.client import PulumiCloudClient, PulumiCloudError
+from pulumi_oidc_trust.provider.wire import audience_for
+
+AUD = audience_for("acme")
+SUB = "repo:acme/infra:ref:refs/heads/main"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = e.code
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def team_policy(tmp_path):
+    path = tmp_path / "policies.yaml"
+    path.write_text(yaml.safe_dump([{"decision": "allow", "token_type": "team", "team_name": "platform",
+                                     "rules": {"aud": AUD, "sub": "repo:acme/infra:*"}}]))
+    return str(path)
+
+
+@pytest.fixture
+def claims(tmp_path):
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump({"sub": SUB, "aud": AUD}))
+    return str(path)
+
+
+# -- simulate and claims ---------------------------------------------------------------------------
+
+
+def test_a_misspelt_team_reads_value_first_then_the_policys_pattern(capsys, team_policy, claims):
+    """Before: ``team_name 'platform' does not match 'platfrom'`` (pattern first, unlike a claim's line)."""
+    code, out, _ = run(capsys, "simulate", "--policies", team_policy, "--claims", claims, "--team", "platfrom")
+    assert code == 1
+    assert ("policy 0: allow team token for 'platform' -> does not apply: "
+            "the requested team 'platfrom' does not match team_name 'platform'") in out, out
+
+
+def test_an_organization_request_shows_no_empty_scope(capsys, team_policy, claims):
+    """Before: ``request: organization token (scope '')``."""
+    _, out, _ = run(capsys, "simulate", "--policies", team_policy, "--claims", claims)
+    assert "request: organization token\n" in out and "scope ''" not in out, out
+    _, out, _ = run(capsys, "simulate", "--policies", team_policy, "--claims", claims, "--team", "platform")
+    assert "request: team token for 'platform' (scope 'team:platform')" in out
+
+
+def test_an_expired_token_gets_one_verdict(capsys, team_policy, tmp_path):
+    """Before: ``REFUSED: the token expired ...`` and then an ``ALLOWED by policy 0`` heading."""
+    now = int(time.time())
+    token = TestIssuer("https://issuer.example").mint({"sub": SUB, "aud": AUD, "iat": now - 700, "exp": now - 100})
+    code, out, _ = run(capsys, "simulate", "--policies", team_policy, "--token", token, "--team", "platform")
+    assert code == 1
+    first, second = out.splitlines()[:2]
+    assert first.startswith("REFUSED: the token expired at ") and first.endswith("whatever the policies say")
+    assert second == ("for a fresh token with these claims the policies would answer: "
+                      "ALLOWED by policy 0 (allow team token for 'platform')"), out
+    assert not any(line.startswith("ALLOWED") for line in out.splitlines())
+
+
+def test_claims_says_ago_for_a_time_just_past(capsys):
+    """Before: ``iat: ... (in 0 s)`` for a time a fraction of a second ago."""
+    issued = time.time() - 0.5
+    token = TestIssuer("https://issuer.example").mint({"sub": SUB, "aud": AUD, "iat": int(issued)})
+    _, out, _ = run(capsys, "claims", token)
+    (iat,) = [line for line in out.splitlines() if line.startswith("iat: ")]
+    assert iat.endswith(" ago)") or iat.endswith("(now)"), iat
+    assert "(in 0 s)" not in out
+
+
+# -- the Pulumi Cloud client -----------------------------------------------------------------------
+
+
+def test_without_a_credential_nothing_is_sent_and_the_message_does_not_say_no_answer():
+    """Before: ``list OIDC issuers: no answer: no Pulumi access token; ...`` although nothing was sent."""
+    with PulumiCloudClient("http://127.0.0.1:9", None) as client, pytest.raises(PulumiCloudError) as caught:
+        client.list_issuers("acme")
+    assert str(caught.value) == (
+        "list OIDC issuers: no Pulumi access token; give one of: `pulumi config set --secret oidc:accessToken "
+        "<token>`, the PULUMI_ACCESS_TOKEN environment variable, or `pulumi login` (stored CLI credentials)"
+    )
+
+
+def test_a_wrong_port_names_the_url_and_the_fix_not_urllib3s_text(capsys, monkeypatch, tmp_path):
+    """Before: ``list OIDC issuers: no answer: ConnectionError: HTTPConnectionPool(host='127.0.0.1',
+    port=9): Max retries exceeded with url: ... (Caused by NewConnectionError(...))``."""
+    monkeypatch.setenv("PULUMI_ACCESS_TOKEN", "pul-" + "0" * 40)
+    monkeypatch.setenv("PULUMI_HOME", str(tmp_path))
+    from pulumi_oidc_trust.provider import client as client_mod
+
+    fast = client_mod.RetryBudget(attempts=1, backoff_factor=0, jitter=0)
+    monkeypatch.setattr(client_mod, "RetryBudget", lambda: fast)  # no backoff in a unit test
+    code, out, err = run(capsys, "audit", "--org", "acme", "--api-url", "http://127.0.0.1:9")
+    assert code == 2 and out == ""
+    assert err == (
+        "oidc-trust audit: error: list OIDC issuers: nothing answers at http://127.0.0.1:9 (connection refused); "
+        "check the API URL (oidc:apiUrl, --api-url or OIDC_TRUST_API_URL) and that the service runs there; "
+        "nothing was read from organization 'acme'\n"
+    ), err
