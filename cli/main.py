@@ -30,6 +30,7 @@ from pulumi_oidc_trust.provider.duration import parse_duration
 from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, exchange
 from pulumi_oidc_trust.provider.phrasing import ArgumentError
 from pulumi_oidc_trust.provider.lint import RULES, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies
+from pulumi_oidc_trust.provider.lint.catalog import check_waivers
 from pulumi_oidc_trust.provider.policy import (
     SERVICE_DEFAULT_MEANING, TOKEN_TYPES, Document, PolicyError, oversized_claim,
 )
@@ -76,6 +77,12 @@ def read_document(path: str, what: str) -> Any:
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         at = f" (line {where.line + 1})" if where is not None else ""
+        tabs = [n for n, line in enumerate(text.splitlines(), 1) if "\t" in line]
+        if tabs:  # YAML indents with spaces only: a tab is the usual cause, and invisible
+            lines = ", ".join(map(str, tabs[:5])) + (", ..." if len(tabs) > 5 else "")
+            raise InputError(f"{what} file '{path}' is neither JSON nor YAML{at}: line{'s' if len(tabs) > 1 else ''} "
+                             f"{lines} hold{'' if len(tabs) > 1 else 's'} a tab; YAML indents with spaces only: "
+                             "replace each tab with spaces")
         raise InputError(f"{what} file '{path}' is neither JSON nor YAML{at}; fix its syntax")
 
 
@@ -124,12 +131,16 @@ def read_token(value: str, flag: str) -> str:
 
 
 def parse_waivers(items: Sequence[str]) -> dict[str, str]:
+    """``--waive RULE_ID=REASON`` items, checked (``check_waivers``, fixes written as flags)."""
     waivers: dict[str, str] = {}
     for item in items:
         rule_id, sep, reason = item.partition("=")
         if not sep:
             raise InputError(f"--waive {item!r}: write RULE_ID=REASON, e.g. --waive 'OIDC012=repository name has a dot'")
         waivers[rule_id.strip()] = reason
+    problems = check_waivers(waivers, "cli", "lint")
+    if problems:
+        raise InputError(f"--waive: {'; '.join(problems)}")
     return waivers
 
 

@@ -78,7 +78,11 @@ def lint_problems(
 
     Imported lazily: the linter is the largest module, needed only when there is a document."""
     from . import lint
+    from .lint.catalog import check_waivers
 
+    unusable = check_waivers(waivers or {}, where)
+    if unusable:
+        return [("lint_waivers", problem) for problem in unusable], []
     try:
         report = lint.lint(policies, issuer_url=issuer_url, organization=organization, waivers=waivers)
     except lint.WaiverError as e:

@@ -99,7 +99,9 @@ def read_token_argument(value: str) -> str:
             with open(path, "rb") as f:
                 data = f.read(MAX_TOKEN_BYTES + 1)
         except OSError as e:
-            raise TokenError(f"reading token from file '{path}': {e.strerror or type(e).__name__}") from None
+            fix = ("; write the token to that file first, or give the path of the file that holds it "
+                   "(file://PATH: relative to the current folder, or file:///absolute/path)")
+            raise TokenError(f"reading token from file '{path}': {e.strerror or type(e).__name__}{fix}") from None
         text = data.decode("utf-8", "replace").strip()
         if not text:
             raise TokenError(f"file '{path}' is empty")

@@ -113,3 +113,58 @@ def test_a_wrong_port_names_the_url_and_the_fix_not_urllib3s_text(capsys, monkey
         "check the API URL (oidc:apiUrl, --api-url or OIDC_TRUST_API_URL) and that the service runs there; "
         "nothing was read from organization 'acme'\n"
     ), err
+
+
+# -- inputs: waivers, YAML, files ------------------------------------------------------------------
+
+
+def test_a_lower_case_waiver_gets_the_rule_it_meant_written_as_a_flag(capsys, team_policy):
+    """Before: ``lint waiver 'oidc004' names no lint rule; use one of the catalog ids (...), e.g.
+    {'OIDC012': 'repository name has a dot'}`` (a Python dict, no suggestion)."""
+    code, _, err = run(capsys, "lint", "--policies", team_policy, "--waive", "oidc004=reviewed")
+    assert code == 2
+    assert err == ("oidc-trust lint: error: --waive: lint waiver 'oidc004' names no lint rule; did you mean OIDC004? "
+                   "write --waive OIDC004=reviewed\n"), err
+    _, _, err = run(capsys, "lint", "--policies", team_policy, "--waive", "OIDC999=x")
+    assert err.endswith("e.g. --waive 'OIDC012=repository name has a dot'\n") and "{" not in err, err
+
+
+def test_a_stack_waiver_is_fixed_in_stack_config_words():
+    from pulumi_oidc_trust.provider.lint.catalog import check_waivers
+
+    (problem,) = check_waivers({"oidc013": "shadowed on purpose"}, "config")
+    assert problem.endswith("did you mean OIDC013? write `pulumi config set --path lintWaivers.OIDC013 "
+                            "'shadowed on purpose'`"), problem
+
+
+def test_a_tab_in_yaml_is_named(capsys, claims, tmp_path):
+    """Before: ``policies file '...' is neither JSON nor YAML (line 5); fix its syntax``."""
+    path = tmp_path / "policies.yaml"
+    path.write_text("- decision: allow\n  token_type: team\n  team_name: platform\n  rules:\n\taud: x\n")
+    code, _, err = run(capsys, "simulate", "--policies", str(path), "--claims", claims)
+    assert code == 2
+    assert err == (f"oidc-trust simulate: error: policies file '{path}' is neither JSON nor YAML (line 5): line 5 "
+                   "holds a tab; YAML indents with spaces only: replace each tab with spaces\n"), err
+
+
+def test_a_missing_token_file_says_what_to_do(capsys, team_policy, tmp_path):
+    """Before: ``reading token from file '...': No such file or directory`` and nothing more."""
+    code, _, err = run(capsys, "simulate", "--policies", team_policy, "--token", f"file://{tmp_path}/token.jwt")
+    assert code == 2
+    assert err.startswith(f"oidc-trust simulate: error: --token: reading token from file '{tmp_path}/token.jwt': "
+                          "No such file or directory; write the token to that file first, or give the path of the "
+                          "file that holds it"), err
+
+
+def test_a_missing_emulator_token_file_says_what_to_do(tmp_path):
+    """Before: ``emulator: cannot start: ValueError: --access-token-file '...': No such file or directory``."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "pulumi_oidc_trust.emulator", "--access-token-file",
+                           str(tmp_path / "admin-token")], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == (f"emulator: cannot start: --access-token-file '{tmp_path}/admin-token': No such file or "
+                           "directory; write the admin token to that file first (readable by you only), or set "
+                           "PULUMI_EMULATOR_ACCESS_TOKEN; or run `oidc-trust emulator`, which makes and keeps one\n")
