@@ -27,7 +27,7 @@ import yaml
 from pulumi_oidc_trust.provider import settings, wire
 from pulumi_oidc_trust.provider.display import shown
 from pulumi_oidc_trust.provider.duration import parse_duration
-from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, exchange
+from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, exchange, refusal_hint
 from pulumi_oidc_trust.provider.phrasing import ArgumentError
 from pulumi_oidc_trust.provider.lint import RULES, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies
 from pulumi_oidc_trust.provider.lint.catalog import check_waivers
@@ -378,12 +378,9 @@ def cmd_exchange(args: argparse.Namespace) -> int:
         raise InputError(str(e))
     except ExchangeError as e:
         print(f"{PROG} exchange: {e}", file=sys.stderr)
-        if e.status == 400:
-            print(
-                f"{PROG} exchange: to see which policy refused it: {PROG} simulate --policies FILE "
-                "--token <the same token> (policies from GET /api/orgs/ORG/auth/policies/oidcissuers/ID)",
-                file=sys.stderr,
-            )
+        hint = refusal_hint(e)
+        if hint:
+            print(f"{PROG} exchange: {hint}", file=sys.stderr)
         return EXIT_REFUSED
     if args.format == "json":
         _print_json(result.to_json())
@@ -551,7 +548,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     p.add_argument("--oidc-token", required=True, metavar="<jwt|file://path>", help="the workload's OIDC token")
-    p.add_argument("--oidc-org", metavar="ORG", help="the Pulumi organization (default: from the token's aud)")
+    p.add_argument("--oidc-org", metavar="ORG", help="the Pulumi organization (default: from the token's aud when it "
+                   "is the one value urn:pulumi:org:ORG, as the Pulumi CLI reads it; give it for a list aud)")
     p.add_argument("--oidc-team", metavar="TEAM", help="request a team token")
     p.add_argument("--oidc-user", metavar="USER", help="request a personal token")
     p.add_argument("--oidc-expiration", metavar="DURATION", help="lifetime: seconds or a duration ('15m', '2h'; default 2h)")

@@ -168,3 +168,49 @@ def test_a_missing_emulator_token_file_says_what_to_do(tmp_path):
     assert proc.stderr == (f"emulator: cannot start: --access-token-file '{tmp_path}/admin-token': No such file or "
                            "directory; write the admin token to that file first (readable by you only), or set "
                            "PULUMI_EMULATOR_ACCESS_TOKEN; or run `oidc-trust emulator`, which makes and keeps one\n")
+
+
+# -- exchange --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cloud(inproc_emulator):
+    issuer = inproc_emulator.trust_test_issuer("acme")
+    inproc_emulator.set_policies(issuer["id"], [
+        {"decision": "allow", "tokenType": "team", "teamName": "platform", "authorizedPermissions": [],
+         "rules": {"aud": AUD, "sub": SUB}}], "acme")
+    return inproc_emulator
+
+
+@pytest.mark.parametrize("claims, flags, hint", [
+    ({"sub": "repo:acme/other:ref:refs/heads/main", "aud": AUD}, ["--oidc-team", "platform"],
+     "to see which policy refused it: oidc-trust simulate --policies FILE --token <the same token>"),
+    ({"sub": SUB, "aud": "https://other.example"}, [],
+     "the token's aud must contain urn:pulumi:org:ORG for --oidc-org ORG"),
+    ({"sub": SUB, "aud": AUD, "iss": "https://elsewhere.example"}, [],
+     "the organization trusts no issuer at the token's iss"),
+])
+def test_exchange_hints_follow_the_cause(capsys, cloud, claims, flags, hint):
+    """Before: every refusal ended with ``to see which policy refused it: oidc-trust simulate ...``."""
+    token = cloud.mint(claims)
+    code, out, err = run(capsys, "exchange", "--oidc-token", token, "--oidc-org", "acme", *flags,
+                         "--api-url", cloud.base_url)
+    assert code == 1 and out == ""
+    refusal, advice = err.splitlines()
+    assert refusal.startswith("oidc-trust exchange: token exchange failed (400 invalid_grant): ")
+    assert advice.startswith(f"oidc-trust exchange: {hint}"), err
+    assert ("simulate" in advice) == ("policy" in hint)
+
+
+def test_exchange_with_a_list_aud_asks_for_oidc_org(capsys, cloud):
+    """Before: the help said the organization defaults to the token's aud, and a list aud failed
+    with ``organization must be specified for token exchange`` and nothing more."""
+    token = cloud.mint({"sub": SUB, "aud": [AUD, "https://other"]})
+    code, _, err = run(capsys, "exchange", "--oidc-token", token, "--api-url", cloud.base_url)
+    assert code == 2
+    assert err == ("oidc-trust exchange: error: organization must be specified for token exchange (give --oidc-org "
+                   "ORG: it is read from the token only when its aud is the one value urn:pulumi:org:ORG, as the "
+                   "Pulumi CLI reads it)\n"), err
+    code, out, _ = run(capsys, "exchange", "--oidc-token", token, "--oidc-org", "acme", "--oidc-team", "platform",
+                       "--api-url", cloud.base_url, "--format", "text")
+    assert code == 0 and out.startswith("exchanged for a team token of acme"), out
