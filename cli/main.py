@@ -403,6 +403,8 @@ def cmd_exchange(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    if args.organization is None:
+        raise InputError("give --org ORG, the Pulumi organization the runner logs in to")
     try:
         from pulumi_oidc_trust.components.runner_args import RunnerArgs
         from pulumi_oidc_trust.components.runner_manifests import manifests_to_yaml, render_manifests, runner_names
@@ -422,7 +424,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     from pulumi_oidc_trust.provider.lint.security_rules import mutable_image_findings
 
     (job,) = [m for m in manifests if m["kind"] == "Job"]
-    for finding in mutable_image_findings(job["spec"]["template"]["spec"]["containers"][0]["image"]):
+    from pulumi_oidc_trust.components.runner_args import DEFAULT_IMAGE
+
+    for finding in mutable_image_findings(job["spec"]["template"]["spec"]["containers"][0]["image"], default=DEFAULT_IMAGE):
         print(str(finding), file=sys.stderr)  # OIDC041: a warning; the manifests are still written
     names = runner_names(args.name, organization=args.organization, **kwargs)
     rule = (f"# The trust rule this Job's login needs (its pod's token claims):\n"
@@ -562,7 +566,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="render the Kubernetes runner's manifests (ServiceAccount, ConfigMap, Job)",
         description="Render the manifests OidcLoginJob creates, without a cluster or an engine.",
     )
-    p.add_argument("--organization", required=True, metavar="ORG")
+    p.add_argument("--org", dest="organization", metavar="ORG", help="the Pulumi organization (required)")
+    p.add_argument("--organization", dest="organization", help=argparse.SUPPRESS)  # the old spelling, kept
     p.add_argument("--name", default="pulumi-login", help="the runner's resource name (default pulumi-login, as the stack's runnerName)")
     p.add_argument("--namespace", help="the runner's namespace (default: default)")
     who = p.add_mutually_exclusive_group()
@@ -577,7 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help="the Pulumi CLI image")
     p.add_argument("--api-url", type=_api_url, metavar="URL")
     p.add_argument("--out", metavar="DIR", help="write NAME.yaml into DIR instead of stdout")
-    _formats(p, ("yaml", "text", "json"), "yaml")
+    # --format text was yaml under another name: still accepted, no longer offered.
+    p.add_argument("--format", choices=("yaml", "json"), default="yaml", type=lambda v: "yaml" if v == "text" else v,
+                   help="output format (default: yaml)")
     p.set_defaults(handler=cmd_render)
 
     from . import audit, importer, local_cloud  # each command in its own module (they import this one)

@@ -214,3 +214,30 @@ def test_exchange_with_a_list_aud_asks_for_oidc_org(capsys, cloud):
     code, out, _ = run(capsys, "exchange", "--oidc-token", token, "--oidc-org", "acme", "--oidc-team", "platform",
                        "--api-url", cloud.base_url, "--format", "text")
     assert code == 0 and out.startswith("exchanged for a team token of acme"), out
+
+
+# -- render ----------------------------------------------------------------------------------------
+
+
+def test_render_takes_org_like_every_command_and_keeps_organization_hidden(capsys):
+    """Before: render alone said ``--organization``, and ``--format text`` printed the YAML again."""
+    code, new, _ = run(capsys, "render", "--org", "acme")
+    assert code == 0
+    code, old, _ = run(capsys, "render", "--organization", "acme", "--format", "text")
+    assert code == 0 and old == new  # the old spellings still work
+    from pulumi_oidc_trust.cli.main import build_parser
+
+    (render,) = [a for a in build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "render"]
+    usage = render[1].format_help()
+    assert "--org ORG" in usage and "--organization" not in usage and "text" not in usage.split("--format")[1][:40]
+    code, _, err = run(capsys, "render")
+    assert code == 2 and err == "oidc-trust render: error: give --org ORG, the Pulumi organization the runner logs in to\n"
+
+
+def test_render_and_preview_say_nothing_of_the_projects_own_default_image(capsys):
+    """Before: ``OIDC041 warning runner image 'pulumi/pulumi:3.272.0' is a tag without a digest`` on
+    every render and preview, for an image the user never chose."""
+    code, _, err = run(capsys, "render", "--org", "acme")
+    assert code == 0 and "OIDC041" not in err
+    code, _, err = run(capsys, "render", "--org", "acme", "--image", "registry.example.com/pulumi:v1")
+    assert code == 0 and "OIDC041 warning" in err
