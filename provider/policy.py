@@ -255,7 +255,7 @@ def _what(name_field: str) -> str:
 
 def _check_rules(rules: Any, where: str) -> list[tuple[str, str]]:
     if not isinstance(rules, Mapping) or not rules:
-        return [(f"{where}.rules", "must map at least one claim path to a pattern, e.g. {'sub': 'repo:acme/infra:*'}")]
+        return [(f"{where}.rules", "must map at least one claim path to a pattern, e.g. {'aud': 'urn:pulumi:org:acme', 'sub': 'repo:acme/infra:ref:refs/heads/main'}")]
     problems = []
     if len(rules) > MAX_RULES_PER_POLICY:
         problems.append(

@@ -241,3 +241,20 @@ def test_render_and_preview_say_nothing_of_the_projects_own_default_image(capsys
     assert code == 0 and "OIDC041" not in err
     code, _, err = run(capsys, "render", "--org", "acme", "--image", "registry.example.com/pulumi:v1")
     assert code == 0 and "OIDC041 warning" in err
+
+
+def test_the_rules_schema_error_gives_an_example_the_linter_accepts():
+    """Before: ``must map at least one claim path to a pattern, e.g. {'sub': 'repo:acme/infra:*'}``,
+    an example that is itself an OIDC005 error (any branch may mint the token)."""
+    import ast
+
+    from pulumi_oidc_trust.provider.lint import lint_policies
+    from pulumi_oidc_trust.provider.policy import PolicyError, parse_policies
+
+    with pytest.raises(PolicyError) as caught:
+        parse_policies([{"decision": "allow", "tokenType": "team", "teamName": "platform", "rules": {}}])
+    (message,) = [m for _, m in caught.value.problems if "e.g." in m]
+    example = ast.literal_eval(message.split("e.g. ", 1)[1])
+    policies = parse_policies([{"decision": "allow", "tokenType": "team", "teamName": "platform", "rules": example}])
+    findings = lint_policies(policies, organization="acme")
+    assert [f.id for f in findings if f.severity == "error"] == [], findings
