@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+import functools
+from typing import Any, Callable, Iterable, Mapping, NoReturn
 
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
 from pulumi.output import Unknown
@@ -37,6 +38,49 @@ def inputs_only(props: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]
     return {k: props[k] for k in keys if props.get(k) is not None}
 
 
+class ProviderError(Exception):
+    """A create, read, update or delete that failed, as the engine shows it to the user.
+
+    The SDK's dynamic-provider host sends the engine ``traceback.format_exc()`` of whatever a
+    provider raises (``pulumi.dynamic.__main__``), so a traceback always follows. ``fail`` puts the
+    message first: the error is raised *from* a copy of itself that was never raised, which has no
+    traceback, and Python prints a cause before the exception it caused."""
+
+
+def fail(message: str) -> NoReturn:
+    """Raise ``ProviderError(message)`` so that the engine's diagnostic starts with ``message``."""
+    first = ProviderError(message)
+    raise ProviderError(message) from first
+
+
+def with_fix(error: PulumiCloudError) -> str:
+    """The service's refusal and what to do about it (the transport's own messages carry theirs)."""
+    if error.status == 401:
+        return (f"{error}; the service did not accept the access token: give an organization admin's token with "
+                "`pulumi config set --secret oidc:accessToken <token>` (or PULUMI_ACCESS_TOKEN, or `pulumi login` "
+                "to that API URL)")
+    if error.status == 403:
+        return (f"{error}; this token may not manage the organization's OIDC issuers and policies: use an "
+                "organization admin's token (oidc:accessToken)")
+    return str(error)
+
+
+def _message_first(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a provider method: a ``PulumiCloudError`` (the service refused, nothing answered, no
+    credential) reaches the engine as one message with its fix first (``fail``); anything else,
+    a bug, keeps its whole traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        except PulumiCloudError as e:
+            message = with_fix(e)
+        fail(message)
+
+    return wrapper
+
+
 class CloudResourceProvider(ResourceProvider):
     """Base of the dynamic providers: credentials come from ``configure()``, never from the pickle.
 
@@ -45,6 +89,12 @@ class CloudResourceProvider(ResourceProvider):
     """
 
     serialize_as_secret_always = False  # nothing secret is reachable from an instance
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("create", "read", "update", "delete"):
+            if name in cls.__dict__:
+                setattr(cls, name, _message_first(cls.__dict__[name]))
 
     # Pure functions each resource module supplies: (normalized inputs, [(property, problem)]) and
     # (changed keys, keys forcing a replacement). check and diff never call the API.

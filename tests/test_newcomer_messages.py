@@ -258,3 +258,27 @@ def test_the_rules_schema_error_gives_an_example_the_linter_accepts():
     policies = parse_policies([{"decision": "allow", "tokenType": "team", "teamName": "platform", "rules": example}])
     findings = lint_policies(policies, organization="acme")
     assert [f.id for f in findings if f.severity == "error"] == [], findings
+
+
+# -- pulumi up: a provider error is one message, first ---------------------------------------------
+
+
+def test_a_refused_create_reaches_the_engine_with_its_message_and_fix_first(emulator):
+    """Before: ``Traceback (most recent call last):`` and ~10 lines of frames, the message last.
+    The SDK's host always sends a traceback (README "Your own stack"), so the message comes first."""
+    from harness.dynamic_host import DynamicProviderHost, EngineError, Resource, rpc
+    from pulumi_oidc_trust.provider.issuer import OidcIssuerProvider
+
+    wrong = "pul-" + "1" * 40
+    with DynamicProviderHost({"oidc:apiUrl": emulator.base_url, "oidc:accessToken": rpc.wrap_rpc_secret(wrong)}) as host:
+        issuer = Resource(host, OidcIssuerProvider(), "dynamic/oidc:OidcIssuer", "ci")
+        with pytest.raises(EngineError) as refused:
+            issuer.create({"organization": "acme", "url": emulator.test_issuer_url, "name": "ci"})
+    first = refused.value.details.splitlines()[0]
+    assert first == (
+        "pulumi_oidc_trust.provider.base.ProviderError: list OIDC issuers: 401: Unauthorized: No credentials "
+        "provided or are invalid.; the service did not accept the access token: give an organization admin's token "
+        "with `pulumi config set --secret oidc:accessToken <token>` (or PULUMI_ACCESS_TOKEN, or `pulumi login` to "
+        "that API URL)"
+    ), refused.value.details
+    assert wrong not in refused.value.details
