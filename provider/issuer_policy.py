@@ -72,8 +72,9 @@ def lint_problems(
     organization: str | None,
     waivers: Mapping[str, str] | None,
     where: str = "python",
-) -> tuple[list[tuple[str, str]], list[Any]]:
-    """(check failures for unwaived lint errors and unusable waivers, warnings to show); fixes
+) -> tuple[list[tuple[str, str]], list[Any], list[Any]]:
+    """(check failures for unwaived lint errors and unusable waivers, warnings to show, waived
+    findings); fixes
     are phrased for ``where`` (``phrasing.WHERES``: Python arguments or stack config keys).
 
     Imported lazily: the linter is the largest module, needed only when there is a document."""
@@ -82,17 +83,17 @@ def lint_problems(
 
     unusable = check_waivers(waivers or {}, where)
     if unusable:
-        return [("lint_waivers", problem) for problem in unusable], []
+        return [("lint_waivers", problem) for problem in unusable], [], []
     try:
         report = lint.lint(policies, issuer_url=issuer_url, organization=organization, waivers=waivers)
     except lint.WaiverError as e:
-        return [("lint_waivers", problem) for problem in e.problems], []
+        return [("lint_waivers", problem) for problem in e.problems], [], []
     failures = []
     for f in report.errors:
         at = f"policies[{f.policy}]" if f.policy is not None else "policies"
         accept = Fix("to accept the risk: {waiver}", waiver=Ref("lint_waivers", {f.id: "<reason>"}))
         failures.append((at, f"{f.text(where)} ({accept.render(where)})"))
-    return failures, list(report.warnings)
+    return failures, list(report.warnings), list(report.waived)
 
 
 def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -143,7 +144,7 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
             inputs["policies"] = [p.to_python() for p in parsed]
             if waivers_usable and not is_unknown(waivers):
                 # Unknown at preview (e.g. the issuer is being created): lint what is known now.
-                failures, _warnings = lint_problems(
+                failures, _warnings, _waived = lint_problems(
                     parsed,
                     issuer_url=None if is_unknown(issuer_url) else issuer_url,
                     organization=None if is_unknown(org) else org,
@@ -393,9 +394,25 @@ def _warn_lint(args: list[Any], resource: pulumi.Resource, where: str) -> None:
         return  # check reports these, with the property named
     if issuer_url is None:
         _warn_skipped(False, resource, where)
-    _failures, warnings = lint_problems(parsed, issuer_url=issuer_url, organization=org, waivers=waivers, where=where)
+    _failures, warnings, waived = lint_problems(parsed, issuer_url=issuer_url, organization=org, waivers=waivers,
+                                                where=where)
     for f in warnings:
         pulumi.log.warn(f.text(where), resource=resource)
+    line = waived_errors_line(waived)
+    if line:
+        pulumi.log.info(line, resource=resource)
+
+
+def waived_errors_line(waived: Sequence[Any]) -> str | None:
+    """The one line a reviewer needs at preview: which lint errors are waived, and why."""
+    errors = [f for f in waived if f.severity == "error"]
+    if not errors:
+        return None
+    reasons: dict[str, str] = {}
+    for f in errors:
+        reasons.setdefault(f.id, f.waiver or "")
+    listed = "; ".join(f"{rule} ({reason})" for rule, reason in reasons.items())
+    return f"lint errors waived ({len(errors)}): {listed}"
 
 
 def _warn_skipped(known: bool, resource: pulumi.Resource, where: str) -> None:

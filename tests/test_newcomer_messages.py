@@ -282,3 +282,29 @@ def test_a_refused_create_reaches_the_engine_with_its_message_and_fix_first(emul
         "that API URL)"
     ), refused.value.details
     assert wrong not in refused.value.details
+
+
+def test_waived_lint_errors_are_one_info_line_at_preview(caplog):
+    """Before: a waived error said nothing at preview; a reviewer could not see what was accepted."""
+    import logging
+
+    import pulumi
+
+    from pulumi_oidc_trust.components.presets import GITHUB_ISSUER_URL
+    from pulumi_oidc_trust.provider import OidcIssuer, OidcIssuerPolicy
+    from tests.test_trust import install
+
+    install()
+    broad = [{"decision": "allow", "token_type": "team", "team_name": "platform",
+              "rules": {"aud": AUD, "sub": "repo:acme/*", "repository_owner_id": "1"}}]
+
+    @pulumi.runtime.test
+    def program():
+        issuer = OidcIssuer("gh", organization="acme", url=GITHUB_ISSUER_URL)
+        return OidcIssuerPolicy("gh-policy", issuer=issuer, policies=broad,
+                                lint_waivers={"OIDC004": "every repository of acme deploys"}).urn
+
+    with caplog.at_level(logging.INFO):
+        program()
+    lines = [r.getMessage() for r in caplog.records if "waived" in r.getMessage()]
+    assert lines == ["lint errors waived (1): OIDC004 (every repository of acme deploys)"], lines
