@@ -182,6 +182,14 @@ def takeover_refusal(
     )
 
 
+def version_text(version: Any) -> str:
+    """A document version as the service writes it: state keeps numbers as floats (the engine's
+    protobuf Struct has no integers), and "version 3.0" reads as a different thing than 3."""
+    if isinstance(version, float) and version.is_integer():
+        return str(int(version))
+    return str(version)
+
+
 def release_refusal(current: Mapping[str, Any], props: Mapping[str, Any], resource_id: str) -> str | None:
     """Why ``delete`` must leave the document alone (None: it is still this resource's, close it).
     The service's ``version`` changes with every write (``wire.POLICY_VERSION_STEP``), so another
@@ -191,7 +199,8 @@ def release_refusal(current: Mapping[str, Any], props: Mapping[str, Any], resour
         return None
     return (
         f"OidcIssuerPolicy {resource_id}: left the issuer's policies as they are instead of closing them: "
-        f"the service holds version {found}, this resource wrote version {mine}; they were written since "
+        f"the service holds version {version_text(found)}, this resource wrote version {version_text(mine)}; "
+        "they were written since "
         "(by a renamed or moved copy of this resource, another stack or a person), so they are not this "
         "resource's to remove"
     )
@@ -318,7 +327,8 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
                 raise ConcurrentChangeError(
                     409,
                     f"the policies of issuer {issuer_id} were changed outside this stack (service version "
-                    f"{current.get('version')}, stack state version {olds.get('version')}); run `pulumi refresh` "
+                    f"{version_text(current.get('version'))}, stack state version {version_text(olds.get('version'))}); "
+                    "run `pulumi refresh` "
                     "to see the change, then `pulumi up` to apply yours",
                     operation="update authorization policy",
                 )

@@ -308,3 +308,12 @@ def test_waived_lint_errors_are_one_info_line_at_preview(caplog):
         program()
     lines = [r.getMessage() for r in caplog.records if "waived" in r.getMessage()]
     assert lines == ["lint errors waived (1): OIDC004 (every repository of acme deploys)"], lines
+
+
+def test_a_document_version_from_state_reads_as_the_service_writes_it():
+    """Before: ``this resource wrote version 3.0`` (state keeps numbers as floats)."""
+    from pulumi_oidc_trust.provider.issuer_policy import release_refusal
+
+    message = release_refusal({"version": 5}, {"version": 3.0}, "acme/i-1")
+    assert "the service holds version 5, this resource wrote version 3; " in message, message
+    assert "3.0" not in message
