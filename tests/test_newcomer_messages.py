@@ -317,3 +317,21 @@ def test_a_document_version_from_state_reads_as_the_service_writes_it():
     message = release_refusal({"version": 5}, {"version": 3.0}, "acme/i-1")
     assert "the service holds version 5, this resource wrote version 3; " in message, message
     assert "3.0" not in message
+
+
+# -- make demo noise -------------------------------------------------------------------------------
+
+
+def test_building_the_package_prints_no_license_deprecation_block(tmp_path):
+    """Before: every build (``make venv``, ``pip install`` of the path) printed setuptools'
+    ``project.license as a TOML table is deprecated`` block, ~15 lines, three times."""
+    import subprocess
+    import sys
+
+    from tests.test_package import source_copy
+
+    source = source_copy(tmp_path / "source")
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
+                            str(tmp_path / "out"), str(source)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr
+    assert "deprecated" not in build.stdout + build.stderr, build.stderr
