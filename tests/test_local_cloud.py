@@ -18,24 +18,15 @@ import jwt
 import pytest
 import requests
 
-from pulumi_oidc_trust.cli.main import main
 from pulumi_oidc_trust.provider import settings
 from pulumi_oidc_trust.provider.wire import DEFAULT_API_URL, audience_for
 
 from . import audit_seed
 from .conftest import ROOT, allow_policy
 
+from tests.test_cli import run  # in-process oidc-trust, argparse exits included
+
 JWT = re.compile(r"eyJ[\w-]{10,}\.[\w-]{10,}\.")
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    assert "Traceback" not in out.err
-    return code, out.out, out.err
 
 
 # -- OIDC_TRUST_API_URL: one order, for the provider and every command ----------------------------

@@ -8,23 +8,14 @@ import time
 import pytest
 import yaml
 
-from pulumi_oidc_trust.cli.main import main
 from pulumi_oidc_trust.emulator import TestIssuer
 from pulumi_oidc_trust.provider.client import PulumiCloudClient, PulumiCloudError
 from pulumi_oidc_trust.provider.wire import audience_for
 
+from tests.test_cli import run  # in-process oidc-trust, argparse exits included
+
 AUD = audience_for("acme")
 SUB = "repo:acme/infra:ref:refs/heads/main"
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    assert "Traceback" not in out.err
-    return code, out.out, out.err
 
 
 @pytest.fixture
