@@ -2,7 +2,9 @@
 
 Subcommands: ``simulate`` (decide an exchange and explain it), ``lint`` (findings with stable
 ids), ``claims`` (decode a token, unverified), ``exchange`` (what ``pulumi login --oidc-*``
-does) and ``render`` (the Kubernetes runner's manifests as YAML).
+does), ``render`` (the Kubernetes runner's manifests as YAML), ``audit`` and ``import``
+(cli/audit.py, cli/importer.py), ``emulator`` and ``token`` (cli/local_cloud.py). The commands
+that talk to Pulumi Cloud take ``--api-url``, else ``$OIDC_TRUST_API_URL`` (``service_url``).
 
 Exit codes: 0 allowed / no unwaived error / success; 1 denied / unwaived lint errors / the
 service refused; 2 usage or input error (one line on stderr naming the input and the fix).
