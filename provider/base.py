@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Iterable, Mapping, NoReturn
+from typing import Any, Callable, Iterable, Mapping
 
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
 from pulumi.output import Unknown
@@ -39,18 +39,12 @@ def inputs_only(props: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]
 
 
 class ProviderError(Exception):
-    """A create, read, update or delete that failed, as the engine shows it to the user.
+    """The first line the engine shows for a failed create, read, update or delete.
 
     The SDK's dynamic-provider host sends the engine ``traceback.format_exc()`` of whatever a
-    provider raises (``pulumi.dynamic.__main__``), so a traceback always follows. ``fail`` puts the
-    message first: the error is raised *from* a copy of itself that was never raised, which has no
-    traceback, and Python prints a cause before the exception it caused."""
-
-
-def fail(message: str) -> NoReturn:
-    """Raise ``ProviderError(message)`` so that the engine's diagnostic starts with ``message``."""
-    first = ProviderError(message)
-    raise ProviderError(message) from first
+    provider raises (``pulumi.dynamic.__main__``), so a traceback always follows. ``_message_first``
+    puts the message before it: the error is raised *from* a ``ProviderError`` holding its message,
+    never raised itself and so without a traceback, and Python prints a cause first."""
 
 
 def with_fix(error: PulumiCloudError) -> str:
@@ -67,16 +61,18 @@ def with_fix(error: PulumiCloudError) -> str:
 
 def _message_first(method: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a provider method: a ``PulumiCloudError`` (the service refused, nothing answered, no
-    credential) reaches the engine as one message with its fix first (``fail``); anything else,
-    a bug, keeps its whole traceback."""
+    credential) keeps its type, gets its fix (``with_fix``) and reaches the engine with that message
+    first and a traceback of the SDK's frames only; anything else, a bug, keeps its whole traceback."""
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any) -> Any:
         try:
             return method(self, *args)
         except PulumiCloudError as e:
-            message = with_fix(e)
-        fail(message)
+            error = e
+        message = with_fix(error)
+        error.args = (message,)
+        raise error.with_traceback(None) from ProviderError(message)
 
     return wrapper
 
