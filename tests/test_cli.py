@@ -352,8 +352,8 @@ def test_render_json_to_a_directory(capsys, tmp_path):
 
 
 def test_render_bad_argument_exit_2(capsys):
-    code, out, err = run(capsys, "render", "--organization", "")
-    assert code == 2 and out == "" and "organization" in err and len(err.strip().splitlines()) == 1
+    code, out, err = run(capsys, "render", "--organization", "")  # the old spelling still works
+    assert code == 2 and out == "" and "--org: '' is empty" in err and len(err.strip().splitlines()) == 1
 
 
 def test_console_script_is_declared():
@@ -406,7 +406,7 @@ def test_the_tools_read_a_whole_get_answer_of_a_managed_issuer(capsys, service_a
 
 
 def test_render_warns_of_a_mutable_image_tag_and_not_of_a_digest(capsys):
-    code, out, err = run(capsys, "render", "--organization", "acme")
+    code, out, err = run(capsys, "render", "--org", "acme", "--image", "pulumi/pulumi:3.271.0")
     assert code == 0 and "OIDC041 warning" in err and "@sha256:<digest>" in err
     pinned = "pulumi/pulumi:3.272.0@sha256:" + "ab" * 32
     code, out, err = run(capsys, "render", "--organization", "acme", "--image", pinned)

@@ -13,7 +13,7 @@ ISSUERS = "/api/orgs/acme/oidc/issuers"
 
 
 def issuer_count(emulator) -> int:
-    return len(emulator.get(ISSUERS).json()["oidcIssuers"])
+    return len(emulator.issuers("acme"))
 
 
 # -- state ---------------------------------------------------------------------------------------
@@ -141,6 +141,7 @@ def test_the_script_is_consumed_in_order_and_only_by_matching_requests(inproc_em
         {"method": "GET", "path_regex": "/oidc/issuers$", "status": 500, "count": 2},
         {"method": "GET", "path_regex": "/oidc/issuers$", "status": 429},
     ])
+    inproc_emulator.create_org("acme")
     assert inproc_emulator.get("/api/capabilities").status_code == 200  # does not match: untouched
     statuses = [inproc_emulator.get(ISSUERS) for _ in range(4)]
     assert [r.status_code for r in statuses] == [500, 500, 429, 200]

@@ -8,6 +8,7 @@ principle is written (``SEVERITY_PRINCIPLE``); the rules marked ``graded`` call 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -165,14 +166,27 @@ class LintReport:
         }
 
 
-def check_waivers(waivers: Mapping[str, str]) -> list[str]:
-    """Problems with a waiver map (empty list: usable). Each problem names the waiver and the fix."""
+def check_waivers(waivers: Mapping[str, str], where: str = "python", context: str = "*") -> list[str]:
+    """Problems with a waiver map (empty list: usable). Each problem names the waiver and the fix,
+    written for ``where`` the user gives waivers (``phrasing.WHERES``: a keyword argument, a
+    ``pulumi config set``, an ``oidc-trust --waive`` flag), with the rule id the user meant when
+    one is close (``oidc004``, ``OIDC04``)."""
+    from ..phrasing import setting
+
     problems = []
     for rule_id, reason in waivers.items():
         if rule_id not in RULES:
+            text = str(rule_id)
+            meant = text.strip().upper() if text.strip().upper() in RULES else next(
+                iter(difflib.get_close_matches(text.strip().upper(), list(RULES), n=1, cutoff=0.8)), None)
+            if meant is not None:
+                example = setting(where, context, "lint_waivers", {meant: reason or "<reason>"})
+                problems.append(f"lint waiver {rule_id!r} names no lint rule; did you mean {meant}? write {example}")
+                continue
+            example = setting(where, context, "lint_waivers", {"OIDC012": "repository name has a dot"})
             problems.append(
                 f"lint waiver {rule_id!r} names no lint rule; use one of the catalog ids "
-                f"({', '.join(RULES)}), e.g. {{'OIDC012': 'repository name has a dot'}}"
+                f"({', '.join(RULES)}), e.g. {example}"
             )
         elif not isinstance(reason, str) or not reason.strip():
             problems.append(f"lint waiver {rule_id!r} has no reason; say why the finding is acceptable")
