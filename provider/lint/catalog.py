@@ -1,7 +1,7 @@
 """The rule catalog (research/peers.md §2.4), findings, reports and waivers.
 
 ``RULES`` is the one table of rule ids, default severities and titles: the linter, ``--help`` and
-the README's rule list all come from it. ``graded_severity`` is the one place the severity
+the rule list in docs/cli.md all come from it. ``graded_severity`` is the one place the severity
 principle is written (``SEVERITY_PRINCIPLE``); the rules marked ``graded`` call it.
 """
 
@@ -27,7 +27,7 @@ SEVERITY_PRINCIPLE = (
     "by its immutable id can. A name pin on its own, with an exact branch, is OIDC008's warning: it needs "
     "the owner to give the name up first."
 )
-"""Issue 27: severity follows who can mint the token. Written once here; the README quotes it."""
+"""Issue 27: severity follows who can mint the token. Written once here; docs/cli.md quotes it."""
 
 MINTERS = ("outsiders", "writers")
 """Who can mint a token a policy admits, for ``graded_severity``: ``outsiders`` (someone outside

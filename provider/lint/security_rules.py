@@ -58,7 +58,7 @@ def name_wildcard_findings(policies: Sequence[Policy | Mapping[str, Any]]) -> li
 def mutable_image_findings(image: str, *, default: str | None = None) -> list[Finding]:
     """OIDC041: a warning when the runner image is not pinned by digest. None for ``default``,
     the image the project chose (the component's and render's callers pass it): a warning the user
-    did not cause, on every preview and render, is noise; the README says how to pin it."""
+    did not cause, on every preview and render, is noise; docs/runner.md says how to pin it."""
     if has_digest(image) or (default is not None and image == default):
         return []
     return [
