@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo bench venv clean pulumi lock k8s pulumi-kubernetes node runner-image
+.PHONY: test demo bench venv clean pulumi lock k8s pulumi-kubernetes node runner-image wheelhouse
 
 venv: $(STAMP)
 
@@ -17,6 +17,22 @@ $(STAMP): pyproject.toml requirements.txt requirements.lock
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# The wheelhouse the real-CLI tests install fresh virtualenvs from (`pulumi install` with PIP_NO_INDEX
+# and PIP_FIND_LINKS pointing here, so no test downloads): every package of requirements.lock at its
+# locked version, hashes checked, plus pip and setuptools at .venv's versions and wheel (what the
+# language host upgrades first in every virtualenv it installs, as Pulumi's does).
+WHEELHOUSE := .wheelhouse
+WHEELS     := $(WHEELHOUSE)/.complete
+wheelhouse: $(WHEELS)
+
+$(WHEELS): requirements.lock $(STAMP)
+	rm -rf $(WHEELHOUSE)
+	$(PY) -m pip download --quiet --require-hashes --no-deps -r requirements.lock -d $(WHEELHOUSE)
+	$(PY) -m pip download --quiet --no-deps -d $(WHEELHOUSE) \
+		"pip==$$($(PY) -c 'import pip; print(pip.__version__)')" \
+		"setuptools==$$($(PY) -c 'import setuptools; print(setuptools.__version__)')" wheel
+	touch $@
 
 # Regenerate requirements.lock from pyproject's dependencies with pip-tools, in a throwaway
 # virtualenv (the tool is not a dependency of the stack). Commit the result.
@@ -57,7 +73,7 @@ runner-image:
 
 # The real-CLI and real-cluster tests use .tools/bin; `make pulumi` and `make k8s` run first when
 # Go is here (never inside pytest).
-test: $(STAMP)
+test: $(STAMP) $(WHEELS)
 	@if command -v go >/dev/null 2>&1; then $(MAKE) --no-print-directory pulumi && OIDC_TRUST_PLUGIN_INSTALL=0 $(MAKE) --no-print-directory pulumi-kubernetes && $(MAKE) --no-print-directory k8s && $(MAKE) --no-print-directory node; \
 	else echo "make test: no Go here, so neither the Pulumi CLI nor kube-apiserver/etcd is built (real-CLI tests use a pulumi on PATH or skip; real-cluster tests use binaries on PATH or skip)"; fi
 	$(PY) -m pytest -q -n 2
@@ -73,4 +89,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(LOCK_VENV) $(WHEELHOUSE) .pytest_cache .hypothesis

@@ -30,9 +30,9 @@ from pulumi_oidc_trust.provider import settings as settings_mod
 from pulumi_oidc_trust.provider.client import PulumiCloudClient, PulumiCloudError
 from pulumi_oidc_trust.provider.display import shown
 from pulumi_oidc_trust.provider.lint import RULES, Finding, WaiverError, parse_service_time
-from pulumi_oidc_trust.provider.urls import api_url_problem
+from pulumi_oidc_trust.provider.simulate import describe_policy
 
-from .main import EXIT_OK, EXIT_REFUSED, InputError, parse_waivers
+from .main import EXIT_OK, EXIT_REFUSED, InputError, add_api_url_argument, parse_waivers, service_url
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
@@ -46,8 +46,10 @@ OUT_BASE = "AUDITROOT"
 
 
 def connect(api_url: str | None, environ: Mapping[str, str] | None = None) -> PulumiCloudClient:
-    """A client with the credentials the provider would use for ``api_url``."""
-    settings = settings_mod.resolve(lambda key: api_url if key == settings_mod.CONFIG_API_URL else None, environ)
+    """A client with the credentials the provider would use for ``api_url`` (``--api-url``, then
+    ``$OIDC_TRUST_API_URL``, then the default: ``service_url``)."""
+    url = service_url(api_url, environ)
+    settings = settings_mod.resolve(lambda key: url if key == settings_mod.CONFIG_API_URL else None, environ)
     if settings.api_url_problem:
         raise InputError(f"--api-url: {settings.api_url_problem.split(': ', 1)[-1]}")
     if not settings.access_token:
@@ -165,9 +167,21 @@ def use_colour(stream: TextIO, environ: Mapping[str, str] = os.environ) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)()) and not environ.get("NO_COLOR")
 
 
-def render_text(report: model.OrgAudit, *, colour: bool = False, now: datetime | None = None) -> str:
+def policy_lines(item: model.IssuerAudit) -> list[str]:
+    """``--show-policies``: each policy of the document, as the service holds it, and its rules."""
+    lines = []
+    for index, policy in enumerate(item.policies):
+        lines.append(f"  policy {index}: {shown(describe_policy(policy))}")
+        for claim, pattern in policy.rules.items():
+            lines.append(f"      {shown(claim)}: {shown(pattern)}")
+    return lines
+
+
+def render_text(report: model.OrgAudit, *, colour: bool = False, now: datetime | None = None,
+                show_policies: bool = False) -> str:
     """The report for a person. Every string that is not ours (names, URLs, ids, the findings,
-    which quote the policies) goes through ``shown``: the only escapes on a line are our colours."""
+    which quote the policies) goes through ``shown``: the only escapes on a line are our colours.
+    ``show_policies`` lists each issuer's policies and their rules under its document line."""
     now = now or datetime.now(timezone.utc)
     paint = _Paint(colour)
     lines = [paint(shown(_verdict_line(report)), "bold"), ""]
@@ -181,6 +195,8 @@ def render_text(report: model.OrgAudit, *, colour: bool = False, now: datetime |
         else:
             count = len(item.policies)
             lines.append(f"  document: {count} polic{'y' if count == 1 else 'ies'}, version {item.version}")
+        if show_policies:
+            lines += policy_lines(item)
         for f in item.findings:
             lines.append(f"  {paint(f'{f.id} {f.severity:<7}', f.severity)} {shown(f.message)}")
             lines.append(f"      fix: {shown(model.console_fix(f, item.name))}")
@@ -333,23 +349,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
     elif args.format == "sarif":
         print(json.dumps(render_sarif(report, files, args.out), indent=2))
     else:
-        sys.stdout.write(render_text(report, colour=use_colour(sys.stdout)))
+        sys.stdout.write(render_text(report, colour=use_colour(sys.stdout), show_policies=args.show_policies))
     return EXIT_REFUSED if report.failed else EXIT_OK
-
-
-def _api_url(text: str) -> str:
-    problem = api_url_problem(text)
-    if problem:
-        raise argparse.ArgumentTypeError(problem)
-    return text
 
 
 def add_connection_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--org", required=True, metavar="ORG", help="the Pulumi Cloud organization")
-    p.add_argument(
-        "--api-url", type=_api_url, metavar="URL",
-        help="Pulumi Cloud API (default https://api.pulumi.com); the token is PULUMI_ACCESS_TOKEN, else the "
-        "Pulumi CLI's stored login for this URL",
+    add_api_url_argument(
+        p, "Pulumi Cloud API (https, or http to loopback; default $OIDC_TRUST_API_URL, else "
+        "https://api.pulumi.com); the token is PULUMI_ACCESS_TOKEN, else the Pulumi CLI's stored login for this URL",
     )
 
 
@@ -369,5 +377,7 @@ def register(commands: Any) -> None:
     add_connection_arguments(p)
     p.add_argument("--waive", action="append", default=[], metavar="ID=REASON", help="waive a rule, with the reason (repeatable)")
     p.add_argument("--out", metavar="DIR", help="also write each issuer's document to DIR/<org>/<issuer>.yaml")
+    p.add_argument("--show-policies", action="store_true",
+                   help="text output: list each issuer's policies and their rules (json and sarif always hold them)")
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text", help="output format (default: text)")
     p.set_defaults(handler=cmd_audit)

@@ -43,7 +43,7 @@ from pulumi_oidc_trust.provider.lint import Finding
 from pulumi_oidc_trust.provider.policy import Policy
 
 from .audit import add_connection_arguments, document_file, fetch
-from .main import EXIT_OK, InputError
+from .main import EXIT_OK, InputError, service_url
 
 WAIVER_REASON = "imported unchanged; review"
 INDENT = "    "
@@ -414,7 +414,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     write_program(out, program_files(report, requirement))
     waived = sum(1 for item in report.issuers for f in item.findings if f.severity == "error")
     print(f"wrote {shown(out / '__main__.py')}: {len(report.issuers)} issuer(s), {waived} lint error(s) waived for review")
-    print(next_steps(out, requirement, args.api_url))
+    print(next_steps(out, requirement, service_url(args.api_url)))
     return EXIT_OK
 
 

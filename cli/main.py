@@ -2,7 +2,9 @@
 
 Subcommands: ``simulate`` (decide an exchange and explain it), ``lint`` (findings with stable
 ids), ``claims`` (decode a token, unverified), ``exchange`` (what ``pulumi login --oidc-*``
-does) and ``render`` (the Kubernetes runner's manifests as YAML).
+does), ``render`` (the Kubernetes runner's manifests as YAML), ``audit`` and ``import``
+(cli/audit.py, cli/importer.py), ``emulator`` and ``token`` (cli/local_cloud.py). The commands
+that talk to Pulumi Cloud take ``--api-url``, else ``$OIDC_TRUST_API_URL`` (``service_url``).
 
 Exit codes: 0 allowed / no unwaived error / success; 1 denied / unwaived lint errors / the
 service refused; 2 usage or input error (one line on stderr naming the input and the fix).
@@ -15,6 +17,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import math
 import shlex
 import sys
 import time
@@ -23,12 +26,15 @@ from typing import Any, Callable, Sequence
 
 import yaml
 
-from pulumi_oidc_trust.provider import wire
+from pulumi_oidc_trust.provider import settings, wire
 from pulumi_oidc_trust.provider.display import shown
 from pulumi_oidc_trust.provider.duration import parse_duration
-from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, exchange
+from pulumi_oidc_trust.provider.exchange import ExchangeError, ExchangeInputError, exchange, refusal_hint
 from pulumi_oidc_trust.provider.phrasing import ArgumentError
-from pulumi_oidc_trust.provider.lint import RULES, SEVERITY_PRINCIPLE, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies
+from pulumi_oidc_trust.provider.lint import (
+    RULES, SEVERITY_PRINCIPLE, Finding, WaiverError, apply_waivers, catalog_text, lint_issuer, lint_policies,
+)
+from pulumi_oidc_trust.provider.lint.catalog import check_waivers
 from pulumi_oidc_trust.provider.policy import (
     SERVICE_DEFAULT_MEANING, TOKEN_TYPES, Document, PolicyError, oversized_claim,
 )
@@ -75,6 +81,12 @@ def read_document(path: str, what: str) -> Any:
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         at = f" (line {where.line + 1})" if where is not None else ""
+        tabs = [n for n, line in enumerate(text.splitlines(), 1) if "\t" in line]
+        if tabs:  # YAML indents with spaces only: a tab is the usual cause, and invisible
+            lines = ", ".join(map(str, tabs[:5])) + (", ..." if len(tabs) > 5 else "")
+            raise InputError(f"{what} file '{path}' is neither JSON nor YAML{at}: line{'s' if len(tabs) > 1 else ''} "
+                             f"{lines} hold{'' if len(tabs) > 1 else 's'} a tab; YAML indents with spaces only: "
+                             "replace each tab with spaces")
         raise InputError(f"{what} file '{path}' is neither JSON nor YAML{at}; fix its syntax")
 
 
@@ -103,6 +115,18 @@ def load_claims(path: str) -> dict[str, Any]:
     return claims
 
 
+def service_url(api_url: str | None, environ: Any = None) -> str:
+    """The Pulumi Cloud API a command talks to: ``--api-url``, then ``$OIDC_TRUST_API_URL``, then
+    https://api.pulumi.com (``settings.api_url_from``, the provider's order); an unusable URL from
+    the environment is an ``InputError`` naming the variable (argparse checks ``--api-url``)."""
+    url, source = settings.api_url_from(api_url, environ)
+    if source == settings.API_URL_ENV:
+        problem = api_url_problem(url)
+        if problem:
+            raise InputError(f"{settings.API_URL_ENV}: {problem}; fix or unset it, or give --api-url URL")
+    return url.rstrip("/")
+
+
 def read_token(value: str, flag: str) -> str:
     try:
         return read_token_argument(value)
@@ -111,12 +135,16 @@ def read_token(value: str, flag: str) -> str:
 
 
 def parse_waivers(items: Sequence[str]) -> dict[str, str]:
+    """``--waive RULE_ID=REASON`` items, checked (``check_waivers``, fixes written as flags)."""
     waivers: dict[str, str] = {}
     for item in items:
         rule_id, sep, reason = item.partition("=")
         if not sep:
             raise InputError(f"--waive {item!r}: write RULE_ID=REASON, e.g. --waive 'OIDC012=repository name has a dot'")
         waivers[rule_id.strip()] = reason
+    problems = check_waivers(waivers, "cli", "lint")
+    if problems:
+        raise InputError(f"--waive: {'; '.join(problems)}")
     return waivers
 
 
@@ -153,8 +181,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if document.service_default:
             text += f"\npolicies: {SERVICE_DEFAULT_MEANING}"
         if expired:
-            text = (f"REFUSED: {expired}; the service refuses it whatever the policies say "
-                    f"(what they would decide for a fresh token follows)\n" + text)
+            # One verdict: the token's. What the policies decide is said as what they would do.
+            headline, _, rest = text.partition("\n")
+            text = (f"REFUSED: {expired}; the service refuses it whatever the policies say\n"
+                    f"for a fresh token with these claims the policies would answer: {headline}\n{rest}")
         print(text)
     return EXIT_OK if decision.allowed and not expired else EXIT_REFUSED
 
@@ -323,8 +353,9 @@ def _times(claims: dict[str, Any]) -> list[str]:
         value = claims.get(name)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             at = dt.datetime.fromtimestamp(value, dt.timezone.utc)
-            delta = int((at - now).total_seconds())
-            rel = f"in {_human(delta)}" if delta >= 0 else f"{_human(-delta)} ago"
+            # Whole seconds, rounded down: a time 0.4 s past is "1 s ago", never "in 0 s".
+            delta = math.floor((at - now).total_seconds())
+            rel = f"in {_human(delta)}" if delta > 0 else ("now" if delta == 0 else f"{_human(-delta)} ago")
             out.append(f"{name}: {at.strftime('%Y-%m-%dT%H:%M:%SZ')} ({rel})")
     return out
 
@@ -342,6 +373,7 @@ def _human(seconds: int) -> str:
 
 
 def cmd_exchange(args: argparse.Namespace) -> int:
+    api_url = service_url(args.api_url)
     try:
         result = exchange(
             oidc_token=args.oidc_token,
@@ -349,18 +381,15 @@ def cmd_exchange(args: argparse.Namespace) -> int:
             team=args.oidc_team,
             user=args.oidc_user,
             expiration=args.oidc_expiration,
-            api_url=args.api_url,
+            api_url=api_url,
         )
     except ExchangeInputError as e:
         raise InputError(str(e))
     except ExchangeError as e:
         print(f"{PROG} exchange: {e}", file=sys.stderr)
-        if e.status == 400:
-            print(
-                f"{PROG} exchange: to see which policy refused it: {PROG} simulate --policies FILE "
-                "--token <the same token> (policies from GET /api/orgs/ORG/auth/policies/oidcissuers/ID)",
-                file=sys.stderr,
-            )
+        hint = refusal_hint(e)
+        if hint:
+            print(f"{PROG} exchange: {hint}", file=sys.stderr)
         return EXIT_REFUSED
     if args.format == "json":
         _print_json(result.to_json())
@@ -371,8 +400,8 @@ def cmd_exchange(args: argparse.Namespace) -> int:
               f"{f' ({result.scope})' if result.scope else ''}, valid {result.expires_in} s (until {expires})")
     elif args.format == "env":
         print(f"export PULUMI_ACCESS_TOKEN={shlex.quote(result.access_token)}")
-        if args.api_url.rstrip("/") != wire.DEFAULT_API_URL:
-            print(f"export PULUMI_BACKEND_URL={shlex.quote(args.api_url)}")
+        if api_url != wire.DEFAULT_API_URL:
+            print(f"export PULUMI_BACKEND_URL={shlex.quote(api_url)}")
     else:
         print(result.access_token)
     return EXIT_OK
@@ -383,6 +412,8 @@ def cmd_exchange(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    if args.organization is None:
+        raise InputError("give --org ORG, the Pulumi organization the runner logs in to")
     try:
         from pulumi_oidc_trust.components.runner_args import RunnerArgs
         from pulumi_oidc_trust.components.runner_manifests import manifests_to_yaml, render_manifests, runner_names
@@ -402,7 +433,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     from pulumi_oidc_trust.provider.lint.security_rules import mutable_image_findings
 
     (job,) = [m for m in manifests if m["kind"] == "Job"]
-    for finding in mutable_image_findings(job["spec"]["template"]["spec"]["containers"][0]["image"]):
+    from pulumi_oidc_trust.components.runner_args import DEFAULT_IMAGE
+
+    for finding in mutable_image_findings(job["spec"]["template"]["spec"]["containers"][0]["image"], default=DEFAULT_IMAGE):
         print(str(finding), file=sys.stderr)  # OIDC041: a warning; the manifests are still written
     names = runner_names(args.name, organization=args.organization, **kwargs)
     rule = (f"# The trust rule this Job's login needs (its pod's token claims):\n"
@@ -531,11 +564,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     p.add_argument("--oidc-token", required=True, metavar="<jwt|file://path>", help="the workload's OIDC token")
-    p.add_argument("--oidc-org", metavar="ORG", help="the Pulumi organization (default: from the token's aud)")
+    p.add_argument("--oidc-org", metavar="ORG", help="the Pulumi organization (default: from the token's aud when it "
+                   "is the one value urn:pulumi:org:ORG, as the Pulumi CLI reads it; give it for a list aud)")
     p.add_argument("--oidc-team", metavar="TEAM", help="request a team token")
     p.add_argument("--oidc-user", metavar="USER", help="request a personal token")
     p.add_argument("--oidc-expiration", metavar="DURATION", help="lifetime: seconds or a duration ('15m', '2h'; default 2h)")
-    p.add_argument("--api-url", default=wire.DEFAULT_API_URL, type=_api_url, metavar="URL", help=f"Pulumi Cloud API (default {wire.DEFAULT_API_URL}; https, or http to loopback)")
+    add_api_url_argument(p)
     _formats(p, ("token", "env", "text", "json"), "token")
     p.set_defaults(handler=cmd_exchange)
 
@@ -544,7 +578,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="render the Kubernetes runner's manifests (ServiceAccount, ConfigMap, Job)",
         description="Render the manifests OidcLoginJob creates, without a cluster or an engine.",
     )
-    p.add_argument("--organization", required=True, metavar="ORG")
+    p.add_argument("--org", dest="organization", metavar="ORG", help="the Pulumi organization (required)")
+    p.add_argument("--organization", dest="organization", help=argparse.SUPPRESS)  # the old spelling, kept
     p.add_argument("--name", default="pulumi-login", help="the runner's resource name (default pulumi-login, as the stack's runnerName)")
     p.add_argument("--namespace", help="the runner's namespace (default: default)")
     who = p.add_mutually_exclusive_group()
@@ -559,18 +594,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help="the Pulumi CLI image")
     p.add_argument("--api-url", type=_api_url, metavar="URL")
     p.add_argument("--out", metavar="DIR", help="write NAME.yaml into DIR instead of stdout")
-    _formats(p, ("yaml", "text", "json"), "yaml")
+    # --format text was yaml under another name: still accepted, no longer offered.
+    p.add_argument("--format", choices=("yaml", "json"), default="yaml", type=lambda v: "yaml" if v == "text" else v,
+                   help="output format (default: yaml)")
     p.set_defaults(handler=cmd_render)
 
-    from . import audit, importer  # each command in its own module (they import this one)
+    from . import audit, importer, local_cloud  # each command in its own module (they import this one)
 
     audit.register(commands)
     importer.register(commands)
+    local_cloud.register(commands)
     return parser
 
 
 def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=False))
+
+
+API_URL_HELP = (f"Pulumi Cloud API (https, or http to loopback); default ${settings.API_URL_ENV}, "
+                f"else {wire.DEFAULT_API_URL}")
+
+
+def add_api_url_argument(p: argparse.ArgumentParser, help: str = API_URL_HELP) -> None:
+    """``--api-url`` of a command that talks to Pulumi Cloud (``service_url`` adds the fallbacks)."""
+    p.add_argument("--api-url", type=_api_url, metavar="URL", help=help)
 
 
 def _api_url(text: str) -> str:

@@ -167,7 +167,7 @@ class OidcLoginJob(pulumi.ComponentResource):
         super().__init__("oidc-trust:kubernetes:OidcLoginJob", resource_name, None, opts)
         self.args = args
         self.spec = spec
-        for finding in mutable_image_findings(spec.image):  # OIDC041, shown at preview
+        for finding in mutable_image_findings(spec.image, default=DEFAULT_IMAGE):  # OIDC041, shown at preview
             pulumi.log.warn(str(finding), resource=self)
         self._register_children(spec, opts)
 

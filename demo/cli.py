@@ -14,7 +14,6 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-import yaml
 
 from harness.pulumi_cli import ROOT, Cli, cli_environment, init_stack
 from pulumi_oidc_trust.provider.client import PulumiCloudClient
@@ -56,17 +55,17 @@ def run(cli: Cli) -> int:
         spec = render_runner()
 
         say(3, "A stack of this repository (preset kubernetes) trusting that issuer for the runner's account.")
-        config = {"config": {
-            "oidc-trust:organization": ORG, "oidc-trust:preset": "kubernetes", "oidc-trust:issuerUrl": issuer_url,
-            "oidc-trust:k8sNamespace": spec.names.namespace,
-            "oidc-trust:k8sServiceAccount": spec.names.service_account_name,
-            "oidc-trust:grantType": "team", "oidc-trust:grantTeam": RUNNER["team"], "oidc:apiUrl": base,
-        }}
         print(f"    $ pulumi stack init {STACK}", flush=True)
         init_stack(cli, ROOT, STACK, config_file, env)
-        # init_stack wrote the passphrase salt there; the settings go next to it.
-        config_file.write_text(yaml.safe_dump({**yaml.safe_load(config_file.read_text()), **config}))
+        # Each setting with the command a person would type, shown, so the demo can be repeated by hand.
+        for key, value in {
+            "organization": ORG, "preset": "kubernetes", "issuerUrl": issuer_url,
+            "k8sNamespace": spec.names.namespace, "k8sServiceAccount": spec.names.service_account_name,
+            "grantType": "team", "grantTeam": RUNNER["team"], "oidc:apiUrl": base,
+        }.items():
+            pulumi("config", "set", key, value)
         # The admin token goes in as a secret, on stdin, never on argv.
+        print("    (the admin token goes in on stdin: pulumi config set --secret oidc:accessToken < FILE)", flush=True)
         pulumi("config", "set", "--secret", "oidc:accessToken", stdin=admin)
 
         say(4, "`pulumi up`: the engine checks (and lints) the policy, then registers issuer and policy.")
@@ -84,6 +83,8 @@ def run(cli: Cli) -> int:
         print("    $ pulumi login ... --oidc-token file://pod-token --oidc-org demo-org --oidc-team platform", flush=True)
         subprocess.run(login, env=pod, check=True)
         subprocess.run([str(cli.bin_dir / "pulumi"), "whoami", "-v", "--non-interactive"], env=pod, check=True)
+        detail("(the CLI leaves `as platform ()` and `Backend URL:` empty: they name Pulumi Cloud's web console, "
+               "which it derives only for an api.* host, and the emulator has none)")
 
         say(6, "An intruder's pod (another service account) is refused.")
         intruder = mint_pod_token(base, "system:serviceaccount:pulumi:intruder", spec.names.audience)

@@ -82,7 +82,11 @@ def admin_token(args: argparse.Namespace, environ=os.environ) -> str:
             with open(args.access_token_file, encoding="utf-8") as f:
                 token = f.read().strip()
         except OSError as e:
-            raise ValueError(f"--access-token-file {args.access_token_file!r}: {e.strerror or type(e).__name__}") from None
+            raise ValueError(
+                f"--access-token-file {args.access_token_file!r}: {e.strerror or type(e).__name__}; write the admin "
+                f"token to that file first (readable by you only), or set {TOKEN_ENV}; or run `oidc-trust emulator`, "
+                "which makes and keeps one"
+            ) from None
         if not token:
             raise ValueError(f"--access-token-file {args.access_token_file!r} is empty")
         return token
@@ -106,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             esc_environments=args.esc_environment, host=args.host, tls_cert=args.tls_cert, tls_key=args.tls_key,
         )
     except (OSError, ValueError, FaultConfigError) as e:
-        print(f"emulator: cannot start: {type(e).__name__}: {e}", file=sys.stderr)
+        # A ValueError is ours and says what to do; an OSError's class adds what failed.
+        detail = str(e) if isinstance(e, (ValueError, FaultConfigError)) else f"{type(e).__name__}: {e}"
+        print(f"emulator: cannot start: {detail}", file=sys.stderr)
         return 1
 
     stop = threading.Event()

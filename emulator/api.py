@@ -114,10 +114,11 @@ class Api:
                 return Principal(admin=False, token=dict(record))
         raise errors.unauthorized()
 
-    def authorize_org(self, call: Call) -> str:
+    def authorize_org(self, call: Call, *, create: bool = False) -> str:
         """Authenticate and authorize for ``/api/orgs/{orgName}/...`` (the issuer and policy routes):
-        401 without a valid token of the organization, 403 for one that may not manage its trust.
-        The organization exists from first use."""
+        401 without a valid token of the organization, 403 for one that may not manage its trust,
+        404 for an organization nobody created; ``create`` (registering an issuer) creates it
+        (store.py states the rule)."""
         org = call.params["orgName"]
         principal = self.authenticate(call)
         if not principal.may_use(org):
@@ -126,15 +127,14 @@ class Api:
             raise errors.forbidden()
         with self.store.reading() as state:
             known = org in state.organizations
-        if not known:
-            with self.store.transaction() as state:
-                state.touch_organization(org)
+        if not known and not create:
+            raise ApiError(404, errors.organization_not_found(org))
         return org
 
     # -- issuers -------------------------------------------------------------------------------
 
     def register_issuer(self, call: Call) -> Reply:
-        org = self.authorize_org(call)
+        org = self.authorize_org(call, create=True)
         body = _object(call.json())
         name = _name(body)
         url = body.get("url")
@@ -158,6 +158,7 @@ class Api:
             "created": now, "modified": now, "policies": copy.deepcopy(list(DEFAULT_POLICIES)),
         }
         with self.store.transaction() as state:
+            state.touch_organization(org)
             state.issuers[issuer_id] = record
             state.policies[policy_id] = policy
         return Reply(200, issuer_json(record))

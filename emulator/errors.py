@@ -38,6 +38,12 @@ def invalid_organization(org: str) -> str:
     return f"invalid organization {org}"
 
 
+def organization_not_found(org: str) -> str:
+    """404 for an organization nobody created (store.py: the first issuer registered creates one).
+    Our text (UNCONFIRMED)."""
+    return f"organization '{org}' not found"
+
+
 # Our texts where the service's are not known (the 404 detail follows the spec's "oidc issuer").
 ISSUER_NOT_FOUND = "oidc issuer not found"
 POLICY_NOT_FOUND = "auth policy not found"

@@ -1,5 +1,12 @@
 """The emulator's state: organizations, issuers, their policies and the access tokens it minted.
 
+How an organization comes to exist (the emulator's one choice; Pulumi Cloud's organizations are
+made in its console, which the emulator has not): with the first issuer registered in it (the
+admin's first write, e.g. the first ``pulumi up``), and it stays. Every other route of an
+organization nobody created answers 404 in the service's error shape (``Api.authorize_org``), so
+a misspelt ``--org`` is an error, not an empty organization, and ``GET /api/user`` lists only
+organizations that were created.
+
 One lock guards everything; every change is written to the state file (when there is one) before
 the lock is released, atomically: a temporary file in the same directory, flushed and fsynced,
 then ``os.replace``d over the old one. A crash at any instant leaves either the old or the new
@@ -61,7 +68,8 @@ class State:
         return self.data["organizations"]
 
     def touch_organization(self, org: str) -> bool:
-        """Any organization exists on first use. True when it was new (the state changed)."""
+        """Create ``org`` if it is new (its first issuer: see the module docstring). True when it was
+        new (the state changed)."""
         if org in self.organizations:
             return False
         self.organizations.append(org)

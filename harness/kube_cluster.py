@@ -306,7 +306,11 @@ class LocalCluster:
 
     def stop(self) -> None:
         """The controller manager, then kube-apiserver, then etcd; SIGTERM, then SIGKILL after 15 s. Idempotent."""
-        for name in ("kube-controller-manager", "kube-apiserver", "etcd"):
+        self._stop_processes(("kube-controller-manager", "kube-apiserver", "etcd"))
+
+    def _stop_processes(self, names: tuple[str, ...]) -> None:
+        """Each of ``names`` this fixture started, in that order: SIGTERM, then SIGKILL after 15 s."""
+        for name in names:
             process = self.processes.pop(name, None)
             if process is None or process.poll() is not None:
                 continue

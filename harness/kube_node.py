@@ -330,15 +330,7 @@ class LocalNode(LocalCluster):
     def stop(self) -> None:
         """The kubelet, containerd and every container it started, the scheduler, then the control
         plane; mounts left under the work folder are unmounted and the namespace is deleted."""
-        for name in self.NODE_PROCESSES:
-            process = self.processes.pop(name, None)
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        self._stop_processes(self.NODE_PROCESSES)
         self._kill_pod_processes()
         self._kill_shims()
         super().stop()

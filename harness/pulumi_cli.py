@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS_BIN = ROOT / ".tools" / "bin"
+WHEELHOUSE = ROOT / ".wheelhouse"
 MIN_VERSION = (3, 216, 0)
 
 # The only variables of this process a CLI run inherits.
@@ -61,6 +62,19 @@ def find_cli() -> tuple[Cli | None, str]:
     return None, "no usable Pulumi CLI"
 
 
+def find_wheelhouse() -> tuple[Path | None, str]:
+    """(the wheelhouse ``make wheelhouse`` built from requirements.lock, "") or (None, why not)."""
+    if (WHEELHOUSE / ".complete").exists():
+        return WHEELHOUSE, ""
+    return None, f"no wheelhouse at {WHEELHOUSE}: run `make wheelhouse` (make test builds it first)"
+
+
+def offline_pip(wheelhouse: Path) -> dict[str, str]:
+    """The environment that makes every pip run (``pulumi install``, a build's isolated setuptools)
+    install from ``wheelhouse`` alone: nothing is downloaded, and the program under test is not edited."""
+    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
 @dataclasses.dataclass(frozen=True)
 class Plugin:
     """A resource plugin binary and the version the stack's SDK asks the engine for."""
@@ -78,10 +92,10 @@ def kubernetes_sdk_version() -> str:
 
 
 def find_kubernetes_plugin() -> tuple[Plugin | None, str]:
-    """(the plugin, "") or (None, why there is none): ``.tools/bin`` (``make pulumi-kubernetes``),
+    """(the plugin, "") or (None, why there is none): ``.tools/plugins`` (``make pulumi-kubernetes``),
     then PATH. It must be built for the SDK's version: the engine looks the plugin up by exactly that."""
     name = "pulumi-resource-kubernetes"
-    linked = TOOLS_BIN / name
+    linked = TOOLS_BIN.parent / "plugins" / name
     path = linked if linked.exists() else (Path(p) if (p := shutil.which(name)) else None)
     if path is None:
         return None, f"no {name}: run `make pulumi-kubernetes` (needs Go 1.26+) to build the Kubernetes plugin"

@@ -238,6 +238,11 @@ def collect(
             issuers = [by_id[i] for i in issuer_ids]
         return [(dict(issuer), client.get_auth_policy(organization, str(issuer["id"]))) for issuer in issuers]
     except PulumiCloudError as e:
+        if e.status == 404 and e.operation == "list OIDC issuers":
+            raise AuditAccessError(
+                f"organization {organization!r} was not found ({e}); check the spelling of --org: "
+                "nothing was read"
+            ) from None
         if e.status == 403:
             raise AuditAccessError(
                 f"{e.operation}: the service refused this token (403: {e.message}); "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Iterable, Mapping
 
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
@@ -37,6 +38,45 @@ def inputs_only(props: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]
     return {k: props[k] for k in keys if props.get(k) is not None}
 
 
+class ProviderError(Exception):
+    """The first line the engine shows for a failed create, read, update or delete.
+
+    The SDK's dynamic-provider host sends the engine ``traceback.format_exc()`` of whatever a
+    provider raises (``pulumi.dynamic.__main__``), so a traceback always follows. ``_message_first``
+    puts the message before it: the error is raised *from* a ``ProviderError`` holding its message,
+    never raised itself and so without a traceback, and Python prints a cause first."""
+
+
+def with_fix(error: PulumiCloudError) -> str:
+    """The service's refusal and what to do about it (the transport's own messages carry theirs)."""
+    if error.status == 401:
+        return (f"{error}; the service did not accept the access token: give an organization admin's token with "
+                "`pulumi config set --secret oidc:accessToken <token>` (or PULUMI_ACCESS_TOKEN, or `pulumi login` "
+                "to that API URL)")
+    if error.status == 403:
+        return (f"{error}; this token may not manage the organization's OIDC issuers and policies: use an "
+                "organization admin's token (oidc:accessToken)")
+    return str(error)
+
+
+def _message_first(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a provider method: a ``PulumiCloudError`` (the service refused, nothing answered, no
+    credential) keeps its type, gets its fix (``with_fix``) and reaches the engine with that message
+    first and a traceback of the SDK's frames only; anything else, a bug, keeps its whole traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        except PulumiCloudError as e:
+            error = e
+        message = with_fix(error)
+        error.args = (message,)
+        raise error.with_traceback(None) from ProviderError(message)
+
+    return wrapper
+
+
 class CloudResourceProvider(ResourceProvider):
     """Base of the dynamic providers: credentials come from ``configure()``, never from the pickle.
 
@@ -45,6 +85,12 @@ class CloudResourceProvider(ResourceProvider):
     """
 
     serialize_as_secret_always = False  # nothing secret is reachable from an instance
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("create", "read", "update", "delete"):
+            if name in cls.__dict__:
+                setattr(cls, name, _message_first(cls.__dict__[name]))
 
     # Pure functions each resource module supplies: (normalized inputs, [(property, problem)]) and
     # (changed keys, keys forcing a replacement). check and diff never call the API.

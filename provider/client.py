@@ -103,7 +103,9 @@ class PulumiCloudError(Exception):
         self.message = message
         self.operation = operation
         where = f"{operation}: " if operation else ""
-        super().__init__(f"{where}{status or 'no answer'}: {message}")
+        # Status 0: no answer arrived, or nothing was sent at all (no credential, a bad URL); the
+        # message says which (``_no_answer``), so no "0" or "no answer" is put in front of it.
+        super().__init__(f"{where}{status}: {message}" if status else f"{where}{message}")
 
 
 class MissingCredentialError(PulumiCloudError):
@@ -304,7 +306,7 @@ class PulumiCloudClient:
             response = (session or self._session).request(method, self.api_url + path, **kwargs)
         except requests.RequestException as e:
             # The exception text can carry the URL but never headers; keep only its class and reason.
-            raise _failure(0, f"{type(e).__name__}: {_reason(e)}", "connection", operation, secrets) from None
+            raise _failure(0, _no_answer(e, self.api_url), "connection", operation, secrets) from None
         if response.status_code not in tuple(expect):
             raise _error_from(response, operation, secrets)
         if response.status_code == 204 or not response.content:
@@ -329,8 +331,17 @@ class PulumiCloudClient:
         return list(body.get("oidcIssuers") or [])
 
     def find_issuer_by_url(self, org: str, url: str) -> dict[str, Any] | None:
+        """The issuer of ``org`` registered at ``url``, or None. A 404 for the list is "none": an
+        organization with no issuer yet may be unknown to the service (the emulator creates one with
+        its first issuer), and the registration that follows says whether ``org`` exists."""
         wanted = url.rstrip("/")
-        for issuer in self.list_issuers(org):
+        try:
+            issuers = self.list_issuers(org)
+        except PulumiCloudError as e:
+            if e.status != 404:
+                raise
+            issuers = []
+        for issuer in issuers:
             if str(issuer.get("url", "")).rstrip("/") == wanted:
                 return issuer
         return None
@@ -437,11 +448,20 @@ def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
 
-def _reason(e: Exception) -> str:
+def _no_answer(e: requests.RequestException, api_url: str) -> str:
+    """Why no answer came, in a user's words, and the fix. requests' own text ("HTTPConnectionPool(
+    host=..., port=...): Max retries exceeded ... (Caused by NewConnectionError(...))") is not shown."""
     text = str(e)
-    # requests' messages are like "HTTPConnectionPool(host=..., port=...): Max retries exceeded ...
-    # (Caused by NewConnectionError(...))": keep them short.
-    return text[:300]
+    fix = "check the API URL (oidc:apiUrl, --api-url or OIDC_TRUST_API_URL) and that the service runs there"
+    if isinstance(e, requests.exceptions.SSLError):
+        return f"no answer from {api_url}: the TLS handshake failed (its certificate is not trusted here?); {fix}"
+    if isinstance(e, requests.Timeout):
+        return f"no answer from {api_url} within {TIMEOUT[1]} s; {fix}"
+    if "refused" in text.lower():
+        return f"nothing answers at {api_url} (connection refused); {fix}"
+    if any(s in text for s in ("Name or service not known", "nodename nor servname", "getaddrinfo", "NameResolution")):
+        return f"no answer from {api_url}: its host name is not known; {fix}"
+    return f"no answer from {api_url} (the connection failed: {type(e).__name__}); {fix}"
 
 
 def _maybe_applied_status(status: int) -> bool:

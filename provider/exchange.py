@@ -52,6 +52,41 @@ class ExchangeError(Exception):
         super().__init__(f"token exchange failed ({what}): {message}")
 
 
+SIMULATE_HINT = (
+    "{prefix}: oidc-trust simulate --policies FILE --token <the same token> "
+    "(policies from GET /api/orgs/ORG/auth/policies/oidcissuers/ID, or `oidc-trust audit --org ORG --show-policies`)"
+)
+# What to do next, by what the refusal says (the emulator's texts, and the service's where known);
+# the first match wins. A refusal none of them names may be a policy's: the simulator shows which.
+_HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("no authorization policy allows",), SIMULATE_HINT.format(prefix="to see which policy refused it")),
+    (("unknown issuer",), "the organization trusts no issuer at the token's iss: register that issuer (OidcIssuer, "
+                          "or the console), or check the token's iss with `oidc-trust claims <the same token>`"),
+    (("audience mismatch",), "the token's aud must contain urn:pulumi:org:ORG for --oidc-org ORG: ask the platform for "
+                             "a token with that audience (`oidc-trust claims <the same token>` shows its aud)"),
+    (("signing keys", "unknown key id", "key is unusable"),
+     "the service could not verify the token with the issuer's keys: make the issuer's discovery document and JWKS "
+     "reachable from the service, or upload its keys with the issuer (jwks=..., OIDC025)"),
+    (("token expired", "not yet valid"), "get a fresh token from the platform (`oidc-trust claims <the same token>` "
+                                         "shows its iat, nbf and exp)"),
+    (("invalid organization",), "no issuer is trusted by that organization: check --oidc-org, or register the issuer "
+                                "there first"),
+)
+
+
+def refusal_hint(error: ExchangeError) -> str | None:
+    """What to do about a refused exchange, matched to its cause (None: no hint fits)."""
+    if error.status != 400:
+        return None
+    text = f"{error.code or ''} {error.message}".lower()
+    for needles, hint in _HINTS:
+        if any(needle in text for needle in needles):
+            return hint
+    if "malformed" in text or error.code == "invalid_request":
+        return None
+    return SIMULATE_HINT.format(prefix="if a policy refused it, to see which one")
+
+
 @dataclass(frozen=True)
 class ExchangeResult:
     """A Pulumi access token from an exchange. ``repr`` never shows ``access_token``."""
@@ -105,7 +140,10 @@ def prepare_exchange(
             raise ExchangeInputError(
                 f"Failed to read OIDC token: {e} (the organization is read from the token's aud, or give it)"
             ) from None
-        raise ExchangeInputError("organization must be specified for token exchange")
+        raise ExchangeInputError(
+            "organization must be specified for token exchange (give --oidc-org ORG: it is read from the token "
+            "only when its aud is the one value urn:pulumi:org:ORG, as the Pulumi CLI reads it)"
+        )
     if team and user:
         raise ExchangeInputError("only one of team or user may be specified for token exchange")
     seconds = wire.DEFAULT_EXCHANGE_EXPIRATION

@@ -74,23 +74,28 @@ def lint_problems(
     organization: str | None,
     waivers: Mapping[str, str] | None,
     where: str = "python",
-) -> tuple[list[tuple[str, str]], list[Any]]:
-    """(check failures for unwaived lint errors and unusable waivers, warnings to show); fixes
+) -> tuple[list[tuple[str, str]], list[Any], list[Any]]:
+    """(check failures for unwaived lint errors and unusable waivers, warnings to show, waived
+    findings); fixes
     are phrased for ``where`` (``phrasing.WHERES``: Python arguments or stack config keys).
 
     Imported lazily: the linter is the largest module, needed only when there is a document."""
     from . import lint
+    from .lint.catalog import check_waivers
 
+    unusable = check_waivers(waivers or {}, where)
+    if unusable:
+        return [("lint_waivers", problem) for problem in unusable], [], []
     try:
         report = lint.lint(policies, issuer_url=issuer_url, organization=organization, waivers=waivers)
     except lint.WaiverError as e:
-        return [("lint_waivers", problem) for problem in e.problems], []
+        return [("lint_waivers", problem) for problem in e.problems], [], []
     failures = []
     for f in report.errors:
         at = f"policies[{f.policy}]" if f.policy is not None else "policies"
         accept = Fix("to accept the risk: {waiver}", waiver=Ref("lint_waivers", {f.id: "<reason>"}))
         failures.append((at, f"{f.text(where)} ({accept.render(where)})"))
-    return failures, list(report.warnings)
+    return failures, list(report.warnings), list(report.waived)
 
 
 def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -141,7 +146,7 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
             inputs["policies"] = [p.to_python() for p in parsed]
             if waivers_usable and not is_unknown(waivers):
                 # Unknown at preview (e.g. the issuer is being created): lint what is known now.
-                failures, _warnings = lint_problems(
+                failures, _warnings, _waived = lint_problems(
                     parsed,
                     issuer_url=None if is_unknown(issuer_url) else issuer_url,
                     organization=None if is_unknown(org) else org,
@@ -179,6 +184,14 @@ def takeover_refusal(
     )
 
 
+def version_text(version: Any) -> str:
+    """A document version as the service writes it: state keeps numbers as floats (the engine's
+    protobuf Struct has no integers), and "version 3.0" reads as a different thing than 3."""
+    if isinstance(version, float) and version.is_integer():
+        return str(int(version))
+    return str(version)
+
+
 def release_refusal(current: Mapping[str, Any], props: Mapping[str, Any], resource_id: str) -> str | None:
     """Why ``delete`` must leave the document alone (None: it is still this resource's, close it).
     The service's ``version`` changes with every write (``wire.POLICY_VERSION_STEP``), so another
@@ -188,7 +201,8 @@ def release_refusal(current: Mapping[str, Any], props: Mapping[str, Any], resour
         return None
     return (
         f"OidcIssuerPolicy {resource_id}: left the issuer's policies as they are instead of closing them: "
-        f"the service holds version {found}, this resource wrote version {mine}; they were written since "
+        f"the service holds version {version_text(found)}, this resource wrote version {version_text(mine)}; "
+        "they were written since "
         "(by a renamed or moved copy of this resource, another stack or a person), so they are not this "
         "resource's to remove"
     )
@@ -363,7 +377,8 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
                 raise ConcurrentChangeError(
                     409,
                     f"the policies of issuer {issuer_id} were changed outside this stack (service version "
-                    f"{current.get('version')}, stack state version {olds.get('version')}); run `pulumi refresh` "
+                    f"{version_text(current.get('version'))}, stack state version {version_text(olds.get('version'))}); "
+                    "run `pulumi refresh` "
                     "to see the change, then `pulumi up` to apply yours",
                     operation="update authorization policy",
                 )
@@ -443,9 +458,25 @@ def _warn_lint(args: list[Any], resource: pulumi.Resource, where: str) -> None:
         return  # check reports these, with the property named
     if issuer_url is None:
         _warn_skipped(False, resource, where)
-    _failures, warnings = lint_problems(parsed, issuer_url=issuer_url, organization=org, waivers=waivers, where=where)
+    _failures, warnings, waived = lint_problems(parsed, issuer_url=issuer_url, organization=org, waivers=waivers,
+                                                where=where)
     for f in warnings:
         pulumi.log.warn(f.text(where), resource=resource)
+    line = waived_errors_line(waived)
+    if line:
+        pulumi.log.info(line, resource=resource)
+
+
+def waived_errors_line(waived: Sequence[Any]) -> str | None:
+    """The one line a reviewer needs at preview: which lint errors are waived, and why."""
+    errors = [f for f in waived if f.severity == "error"]
+    if not errors:
+        return None
+    reasons: dict[str, str] = {}
+    for f in errors:
+        reasons.setdefault(f.id, f.waiver or "")
+    listed = "; ".join(f"{rule} ({reason})" for rule, reason in reasons.items())
+    return f"lint errors waived ({len(errors)}): {listed}"
 
 
 def _warn_skipped(known: bool, resource: pulumi.Resource, where: str) -> None:

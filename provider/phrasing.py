@@ -58,7 +58,7 @@ CONFIG_VALUE_OF: dict[tuple[str, str], str] = {("runner", "service_account_annot
 
 CLI_FLAGS: dict[str, dict[str, str]] = {
     "render": {
-        "organization": "--organization", "resource_name": "--name", "namespace": "--namespace", "team": "--team",
+        "organization": "--org", "resource_name": "--name", "namespace": "--namespace", "team": "--team",
         "user": "--user", "expiration": "--expiration", "commands": "--command", "token": "--token",
         "token_audience": "--token-audience", "service_account_name": "--service-account",
         "service_account_annotations": "--service-account-annotation", "image": "--image", "api_url": "--api-url",

@@ -255,7 +255,7 @@ def _what(name_field: str) -> str:
 
 def _check_rules(rules: Any, where: str) -> list[tuple[str, str]]:
     if not isinstance(rules, Mapping) or not rules:
-        return [(f"{where}.rules", "must map at least one claim path to a pattern, e.g. {'sub': 'repo:acme/infra:*'}")]
+        return [(f"{where}.rules", "must map at least one claim path to a pattern, e.g. {'aud': 'urn:pulumi:org:acme', 'sub': 'repo:acme/infra:ref:refs/heads/main'}")]
     problems = []
     if len(rules) > MAX_RULES_PER_POLICY:
         problems.append(
@@ -651,7 +651,9 @@ def _fit(policy: Policy, request: Request) -> list[str]:
         if request.name is None:
             return [f"the request names no {_what(TOKEN_TYPES[policy.token_type].name_field)}"]
         if not match(pattern, request.name):
-            return [f"{TOKEN_TYPES[policy.token_type].name_field} {pattern!r} does not match {request.name!r}"]
+            # Value first, then the pattern, as for a claim ("claim sub='x' does not match 'y'").
+            field = TOKEN_TYPES[policy.token_type].name_field
+            return [f"the requested {_what(field)} {request.name!r} does not match {field} {pattern!r}"]
     if request.admin and policy.decision == "allow" and "admin" not in policy.authorized_permissions:
         return ["admin scope requested but the policy does not authorize 'admin'"]
     return []

@@ -3,12 +3,15 @@
 Read inside the provider process, in ``configure()``, so nothing secret is ever captured in
 the serialized provider. In order:
 
-1. stack config ``oidc:apiUrl`` and ``oidc:accessToken`` (set it with ``--secret``);
-2. the ``PULUMI_ACCESS_TOKEN`` environment variable;
-3. the Pulumi CLI's stored credentials (``$PULUMI_HOME/credentials.json``, by default
-   ``~/.pulumi/credentials.json``) for that API URL.
+- the API URL (``api_url_from``, the one order, which the ``oidc-trust`` commands share with
+  ``--api-url`` in the place of the config key): stack config ``oidc:apiUrl``, then the
+  ``OIDC_TRUST_API_URL`` environment variable, then https://api.pulumi.com. Never
+  ``PULUMI_BACKEND_URL``: it names the CLI's state backend, often a ``file://`` one;
+- the token: stack config ``oidc:accessToken`` (set it with ``--secret``), then the
+  ``PULUMI_ACCESS_TOKEN`` environment variable, then the Pulumi CLI's stored credentials
+  (``$PULUMI_HOME/credentials.json``, by default ``~/.pulumi/credentials.json``) for that API URL.
 
-The default API URL is https://api.pulumi.com. Resolution never raises: a missing token is
+Resolution never raises: a missing token is
 reported by the first call that needs one (so a preview, which needs none, still works), and so
 is a token that cannot travel in an HTTP header (``access_token_problem``: a line break, another
 control character, a space or a non-ASCII character, as a paste with a line wrap leaves): the
@@ -32,6 +35,20 @@ from .urls import api_url_problem, redact_url
 
 CONFIG_API_URL = "oidc:apiUrl"
 CONFIG_ACCESS_TOKEN = "oidc:accessToken"
+API_URL_ENV = "OIDC_TRUST_API_URL"
+
+
+def api_url_from(explicit: str | None, environ: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+    """(the API URL, where it came from) in the one order: ``explicit`` (the stack's ``oidc:apiUrl``,
+    a command's ``--api-url``), then ``$OIDC_TRUST_API_URL``, then the default (source None).
+    Never ``PULUMI_BACKEND_URL``, which names the CLI's state backend."""
+    environ = os.environ if environ is None else environ
+    if explicit is not None and explicit.strip():
+        return explicit.strip(), "explicit"
+    from_env = (environ.get(API_URL_ENV) or "").strip()
+    if from_env:
+        return from_env, API_URL_ENV
+    return wire.DEFAULT_API_URL, None
 
 
 @dataclass(frozen=True)
@@ -91,14 +108,16 @@ def resolve(get_config: Callable[[str], str | None], environ: Mapping[str, str] 
     """Resolve the settings from a config getter (``Config.get``) and the environment."""
     environ = os.environ if environ is None else environ
     try:
-        api_url = (get_config(CONFIG_API_URL) or "").strip() or wire.DEFAULT_API_URL
+        configured = get_config(CONFIG_API_URL)
         token = (get_config(CONFIG_ACCESS_TOKEN) or "").strip()
     except Exception:  # a config object we cannot read must not break configure()
-        api_url, token = wire.DEFAULT_API_URL, ""
+        configured, token = None, ""
+    api_url, url_source = api_url_from(configured if isinstance(configured, str) else None, environ)
     api_url = api_url.rstrip("/")
     problem = api_url_problem(api_url)
     if problem:
-        return Settings(redact_url(api_url), None, "none", f"{CONFIG_API_URL}: {problem}")
+        where = API_URL_ENV if url_source == API_URL_ENV else CONFIG_API_URL
+        return Settings(redact_url(api_url), None, "none", f"{where}: {problem}")
     source = SOURCE_CONFIG
     if not token:
         token, source = (environ.get("PULUMI_ACCESS_TOKEN") or "").strip(), SOURCE_ENV

@@ -105,7 +105,9 @@ def read_token_argument(value: str) -> str:
             with open(path, "rb") as f:
                 data = f.read(MAX_TOKEN_BYTES + 1)
         except OSError as e:
-            raise TokenError(f"reading token from file '{path}': {e.strerror or type(e).__name__}") from None
+            fix = ("; write the token to that file first, or give the path of the file that holds it "
+                   "(file://PATH: relative to the current folder, or file:///absolute/path)")
+            raise TokenError(f"reading token from file '{path}': {e.strerror or type(e).__name__}{fix}") from None
         text = data.decode("utf-8", "replace").strip()
         if not text:
             raise TokenError(f"file '{path}' is empty")
@@ -412,7 +414,8 @@ def render_text(
     """The decision and, for every policy, whether it applied and each rule's outcome. With the
     ``claims``, a failed rule also says what its reason alone does not (``rule_hint``)."""
     platform = token_platform(claims, policies, issuer_url) if claims is not None else None
-    lines = [_headline(decision, policies), f"request: {describe_request(request)} (scope {request.scope!r})"]
+    scope = f" (scope {request.scope!r})" if request.scope else ""  # an organization token has none
+    lines = [_headline(decision, policies), f"request: {describe_request(request)}{scope}"]
     if token is not None:
         lines.append(f"claims: from the token, {token.note}")
     lines.append("")

@@ -162,6 +162,19 @@ class EmulatorHandle:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def create_org(self, org: str | None = None) -> None:
+        """Make the emulator know ``org`` (its first issuer creates it; emulator/store.py), with no issuer left."""
+        issuer = self.register_issuer(org, name="creates-the-organization")
+        assert self.delete(f"/api/orgs/{org or self.org}/oidc/issuers/{issuer['id']}").status_code == 204
+
+    def issuers(self, org: str | None = None) -> list[dict]:
+        """The organization's issuers; [] for one the emulator does not know (404: nobody created it)."""
+        response = self.get(f"/api/orgs/{org or self.org}/oidc/issuers")
+        if response.status_code == 404:
+            return []
+        assert response.status_code == 200, response.text
+        return response.json()["oidcIssuers"]
+
     def policy_of(self, issuer_id: str, org: str | None = None) -> dict:
         response = self.get(f"/api/orgs/{org or self.org}/auth/policies/oidcissuers/{issuer_id}")
         assert response.status_code == 200, response.text
@@ -460,3 +473,10 @@ def pytest_terminal_summary(terminalreporter):
         )
     for value in sorted(_NODE_STARTUPS):
         terminalreporter.write_line(f"real node (seconds from the start until each was ready): {value}")
+
+
+@pytest.fixture(autouse=True)
+def _no_api_url_from_the_developer(monkeypatch):
+    """A developer's own ``OIDC_TRUST_API_URL`` (``oidc-trust emulator`` prints it) would point the
+    CLI and the provider at their emulator: tests that want it set it themselves."""
+    monkeypatch.delenv("OIDC_TRUST_API_URL", raising=False)

@@ -65,6 +65,7 @@ def test_every_org_route_and_the_user_route_require_a_valid_token(inproc_emulato
 
 @pytest.mark.parametrize("accept", ["application/vnd.pulumi+8", "application/vnd.pulumi+9", "application/json", "*/*"])
 def test_any_accept_header_is_served(inproc_emulator, accept):
+    inproc_emulator.create_org()
     response = inproc_emulator.get(issuers_path(), headers={"Accept": accept})
     assert response.status_code == 200
     assert response.json() == {"oidcIssuers": []}
@@ -72,7 +73,10 @@ def test_any_accept_header_is_served(inproc_emulator, accept):
 
 def test_capabilities_and_admin_user(inproc_emulator):
     assert inproc_emulator.get("/api/capabilities", token=None).json() == {"capabilities": []}
-    inproc_emulator.get(issuers_path("some-org"))  # any organization exists on first use
+    # A read creates no organization (a misspelt one is a 404); the first issuer registered does.
+    assert inproc_emulator.get(issuers_path("some-org")).status_code == 404
+    assert inproc_emulator.get("/api/user").json()["organizations"] == []
+    inproc_emulator.register_issuer("some-org")
     user = inproc_emulator.get("/api/user").json()
     assert user["githubLogin"] == "emulator-admin"
     assert {"githubLogin": "some-org", "name": "some-org"}.items() <= user["organizations"][0].items()
@@ -168,7 +172,8 @@ def test_register_rejects_malformed_bodies(inproc_emulator, body, message):
     assert answer["code"] == 400 and answer["message"].startswith("Bad Request: ")
     if message:
         assert answer["message"] == message
-    assert inproc_emulator.get(issuers_path()).json() == {"oidcIssuers": []}
+    # Nothing was created, not even the organization.
+    assert inproc_emulator.get(issuers_path()).status_code == 404
 
 
 def test_list_get_and_organization_isolation(inproc_emulator):
@@ -223,6 +228,7 @@ def test_patch_rules_for_thumbprints_and_max_expiration(inproc_emulator):
 
 
 def test_patch_unknown_issuer_is_404(inproc_emulator):
+    inproc_emulator.create_org()
     response = inproc_emulator.patch(f"{issuers_path()}/{uuid.uuid4()}", json={"name": "x"})
     assert response.status_code == 404
     assert response.json() == {"code": 404, "message": "Not Found: oidc issuer not found"}

@@ -100,6 +100,7 @@ def test_auth_policy_and_token_exchange_through_the_sdk(inproc_emulator, sdk):
 
 
 def test_sdk_errors_carry_the_service_status(inproc_emulator, sdk):
+    inproc_emulator.create_org(ORG)
     with pytest.raises(urllib.error.HTTPError) as error:
         sdk.get_auth_policy(ORG, "00000000-0000-0000-0000-000000000000")
     assert error.value.code == 400

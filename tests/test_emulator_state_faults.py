@@ -13,7 +13,7 @@ ISSUERS = "/api/orgs/acme/oidc/issuers"
 
 
 def issuer_count(emulator) -> int:
-    return len(emulator.get(ISSUERS).json()["oidcIssuers"])
+    return len(emulator.issuers("acme"))
 
 
 # -- state ---------------------------------------------------------------------------------------
@@ -114,12 +114,17 @@ def test_a_post_faulted_before_is_not_applied(inproc_emulator):
 
 
 def test_a_post_faulted_after_is_applied(inproc_emulator):
+    started = time.time()
     inproc_emulator.set_faults(script=[register_fault(502, "after")])
     assert register(inproc_emulator).status_code == 502
     assert issuer_count(inproc_emulator) == 1
-    assert inproc_emulator.stats()["requests"][0] == {
+    first = inproc_emulator.stats()["requests"][0]
+    assert first == {
         "method": "POST", "route": "/api/orgs/{orgName}/oidc/issuers", "status": 502, "applied": True, "fault": 502,
+        "received": first["received"],
     }
+    # When it arrived: what lets a test order the emulator's requests against events elsewhere.
+    assert started <= first["received"] <= time.time()
 
 
 @pytest.mark.parametrize("when,applied", [("before", 0), ("after", 1)])
@@ -136,6 +141,7 @@ def test_the_script_is_consumed_in_order_and_only_by_matching_requests(inproc_em
         {"method": "GET", "path_regex": "/oidc/issuers$", "status": 500, "count": 2},
         {"method": "GET", "path_regex": "/oidc/issuers$", "status": 429},
     ])
+    inproc_emulator.create_org("acme")
     assert inproc_emulator.get("/api/capabilities").status_code == 200  # does not match: untouched
     statuses = [inproc_emulator.get(ISSUERS) for _ in range(4)]
     assert [r.status_code for r in statuses] == [500, 500, 429, 200]

@@ -37,7 +37,7 @@ def test_a_wrong_supplied_thumbprint_is_refused_with_the_service_text(tls_emulat
         "message": f"Bad Request: Calculated thumbprint {tls_issuer.thumbprint} does not match any of the provided. "
                    "Make sure it is properly generated (SHA256).",
     }
-    assert tls_emulator.get("/api/orgs/acme/oidc/issuers").json() == {"oidcIssuers": []}
+    assert tls_emulator.issuers("acme") == []
 
 
 def test_supplied_thumbprints_that_include_the_served_one_are_kept(tls_emulator, tls_issuer):

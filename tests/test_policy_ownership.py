@@ -151,7 +151,7 @@ def test_delete_leaves_a_document_written_since_alone(emulator, host, cloud, org
     managed.delete()
     assert cloud.get_auth_policy(org, issuer_id)["policies"] == edited
     line = [l for l in host.stderr_text().splitlines() if "left the issuer's policies as they are" in l]
-    assert len(line) == 1 and f"{org}/{issuer_id}" in line[0] and f"version {outs['version']}" in line[0]
+    assert len(line) == 1 and f"{org}/{issuer_id}" in line[0] and f"version {int(outs['version'])};" in line[0]
 
 
 def test_create_takes_over_what_it_may(emulator, host, cloud, org, issuer_id):

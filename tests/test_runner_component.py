@@ -274,7 +274,7 @@ def test_a_mutable_image_tag_is_a_warning_at_preview(monitor, caplog):
 
     @pulumi.runtime.test
     def program():
-        return OidcLoginJob("tagged", organization="acme").urn
+        return OidcLoginJob("tagged", organization="acme", image="pulumi/pulumi:3.271.0").urn
 
     with caplog.at_level(logging.WARNING):
         program()

@@ -35,7 +35,7 @@ from tests.git_helpers import BasicAuthGitServer, make_repository, run_fetch, st
 from tests.k8s_helpers import CASES, COMMIT, KNOWN_HOSTS, pod_security_violations
 from tests.test_runner_script import STAND_IN, shellcheck
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+RUNNER_DOC = Path(__file__).resolve().parents[1] / "docs" / "runner.md"  # where the runner's reference lives
 
 
 def render(case_or_kwargs: str | dict) -> dict[str, dict]:
@@ -264,8 +264,8 @@ def test_every_volume_type_pod_security_restricted_allows_is_passed_through(kind
     assert pod_security_violations(pod(manifests)) == []
 
 
-def test_the_readme_names_the_volume_types_that_pass():
-    text = README.read_text()
+def test_the_runner_page_names_the_volume_types_that_pass():
+    text = RUNNER_DOC.read_text()
     mounts = text[text.index("**Your own mounts.**"):].split("\n\n", 1)[0]
     listed = mounts.split("admits pass:", 1)[1].split("(", 1)[0]
     assert sorted(re.findall(r"[A-Za-z]+", listed.replace(" and ", " "))) == sorted(RESTRICTED_VOLUME_TYPES)
@@ -501,15 +501,15 @@ def test_read_only_program_with_a_prebuilt_virtualenv_or_copied_into_the_workspa
 
 
 # --------------------------------------------------------------------------------------------
-# The README's example
+# The git example of docs/runner.md
 
 
 def readme_example() -> tuple[dict, dict]:
-    """The keyword arguments of the README's git example: (OidcLoginJob's, GitSource's)."""
+    """The keyword arguments of the git example in docs/runner.md: (OidcLoginJob's, GitSource's)."""
     import ast
 
-    text = README.read_text()
-    section = text[text.index("### A stack from a git commit"):]
+    text = RUNNER_DOC.read_text()
+    section = text[text.index("## A stack from a git commit"):]
     block = section[section.index("```python") + len("```python"): section.index("```", section.index("```python") + 3)]
     calls = {node.func.id: node for node in ast.walk(ast.parse(block))
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}  # fmt: skip
@@ -525,7 +525,7 @@ def readme_example() -> tuple[dict, dict]:
     return job_kwargs, literal_kwargs(git_source)
 
 
-def test_the_readme_example_renders_a_git_runner_that_runs_pulumi_up_of_its_stack():
+def test_the_documented_example_renders_a_git_runner_that_runs_pulumi_up_of_its_stack():
     job, git_source = readme_example()
     name = job.pop("resource_name")
     spec = runner_spec(name, **job, git=GitSource(**git_source))

@@ -54,7 +54,8 @@ def test_file_token_is_read_and_stripped(tmp_path, token):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(TokenError, match=r"^reading token from file '.*/nope': No such file or directory$"):
+    with pytest.raises(TokenError, match=r"^reading token from file '.*/nope': No such file or directory; write the "
+                       r"token to that file first, or give the path of the file that holds it \(file://PATH: "):
         read_token_argument(f"file://{tmp_path}/nope")
 
 

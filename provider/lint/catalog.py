@@ -1,13 +1,14 @@
 """The rule catalog (research/peers.md §2.4), findings, reports and waivers.
 
 ``RULES`` is the one table of rule ids, default severities and titles: the linter, ``--help`` and
-the README's rule list all come from it. ``graded_severity`` is the one place the severity
+the rule list in docs/cli.md all come from it. ``graded_severity`` is the one place the severity
 principle is written (``SEVERITY_PRINCIPLE``); the rules marked ``graded`` call it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -26,7 +27,7 @@ SEVERITY_PRINCIPLE = (
     "by its immutable id can. A name pin on its own, with an exact branch, is OIDC008's warning: it needs "
     "the owner to give the name up first."
 )
-"""Issue 27: severity follows who can mint the token. Written once here; the README quotes it."""
+"""Issue 27: severity follows who can mint the token. Written once here; docs/cli.md quotes it."""
 
 MINTERS = ("outsiders", "writers")
 """Who can mint a token a policy admits, for ``graded_severity``: ``outsiders`` (someone outside
@@ -165,14 +166,27 @@ class LintReport:
         }
 
 
-def check_waivers(waivers: Mapping[str, str]) -> list[str]:
-    """Problems with a waiver map (empty list: usable). Each problem names the waiver and the fix."""
+def check_waivers(waivers: Mapping[str, str], where: str = "python", context: str = "*") -> list[str]:
+    """Problems with a waiver map (empty list: usable). Each problem names the waiver and the fix,
+    written for ``where`` the user gives waivers (``phrasing.WHERES``: a keyword argument, a
+    ``pulumi config set``, an ``oidc-trust --waive`` flag), with the rule id the user meant when
+    one is close (``oidc004``, ``OIDC04``)."""
+    from ..phrasing import setting
+
     problems = []
     for rule_id, reason in waivers.items():
         if rule_id not in RULES:
+            text = str(rule_id)
+            meant = text.strip().upper() if text.strip().upper() in RULES else next(
+                iter(difflib.get_close_matches(text.strip().upper(), list(RULES), n=1, cutoff=0.8)), None)
+            if meant is not None:
+                example = setting(where, context, "lint_waivers", {meant: reason or "<reason>"})
+                problems.append(f"lint waiver {rule_id!r} names no lint rule; did you mean {meant}? write {example}")
+                continue
+            example = setting(where, context, "lint_waivers", {"OIDC012": "repository name has a dot"})
             problems.append(
                 f"lint waiver {rule_id!r} names no lint rule; use one of the catalog ids "
-                f"({', '.join(RULES)}), e.g. {{'OIDC012': 'repository name has a dot'}}"
+                f"({', '.join(RULES)}), e.g. {example}"
             )
         elif not isinstance(reason, str) or not reason.strip():
             problems.append(f"lint waiver {rule_id!r} has no reason; say why the finding is acceptable")

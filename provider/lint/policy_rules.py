@@ -497,7 +497,7 @@ def escalation(v: PolicyView) -> str | None:
     or, on GitHub, it leaves the context to the ``ref`` claim (no sub, or a custom subject) and
     admits ``pull_request_target``, whose jobs run for any fork's pull request with the base
     branch's ``ref`` (GitHub docs, GITHUB_TOKEN reference; the ``sub`` they carry is UNCONFIRMED,
-    see the README)."""
+    see docs/cli.md)."""
     if v.policy.token_type == "organization" and "admin" in v.policy.authorized_permissions:
         return "it grants organization admin"
     subject = v.subject

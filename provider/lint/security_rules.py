@@ -55,9 +55,11 @@ def name_wildcard_findings(policies: Sequence[Policy | Mapping[str, Any]]) -> li
     return findings
 
 
-def mutable_image_findings(image: str) -> list[Finding]:
-    """OIDC041: a warning when the runner image is not pinned by digest."""
-    if has_digest(image):
+def mutable_image_findings(image: str, *, default: str | None = None) -> list[Finding]:
+    """OIDC041: a warning when the runner image is not pinned by digest. None for ``default``,
+    the image the project chose (the component's and render's callers pass it): a warning the user
+    did not cause, on every preview and render, is noise; docs/runner.md says how to pin it."""
+    if has_digest(image) or (default is not None and image == default):
         return []
     return [
         Finding(

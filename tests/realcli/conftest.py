@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.pulumi_cli import Cli, find_cli
+from pathlib import Path
+
+from harness.pulumi_cli import Cli, find_cli, find_wheelhouse
 from tests.required_tools import required_tool
 
 from .programtest import ProgramTest
@@ -16,6 +18,12 @@ from .programtest import ProgramTest
 @pytest.fixture(scope="session")
 def pulumi_cli() -> Cli:
     return required_tool(*find_cli(), "OIDC_TRUST_REQUIRE_CLI")
+
+
+@pytest.fixture(scope="session")
+def wheelhouse() -> Path:
+    """Where fresh virtualenvs install from (``make wheelhouse``; ``harness.pulumi_cli.offline_pip``)."""
+    return required_tool(*find_wheelhouse(), "OIDC_TRUST_REQUIRE_CLI")
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -57,6 +58,19 @@ class Step:
     remove_config: Iterable[str] = ()
     check: Callable[[Result, "ProgramTest"], None] | None = None
     name: str = ""
+
+
+def program_copy(source: Path, where: Path, name: str) -> Path:
+    """A test program copied to ``where`` with a Pulumi.yaml whose virtualenv is this checkout's
+    (absolute), so the program runs with the project as installed in ``.venv``."""
+    from harness.pulumi_cli import ROOT
+
+    shutil.copytree(source, where, ignore=shutil.ignore_patterns("__pycache__"))
+    (where / "Pulumi.yaml").write_text(
+        f"name: {name}\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
+        f"    virtualenv: {ROOT / '.venv'}\n"
+    )
+    return where
 
 
 class ProgramTest:

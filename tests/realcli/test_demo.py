@@ -21,3 +21,11 @@ def test_the_demo_runs_its_main_job_through_the_real_cli(pulumi_cli):
     assert not (ROOT / "Pulumi.demo.yaml").exists(), "the demo wrote a stack file into the checkout"
     assert not re.search(r"pul-[0-9a-f]{8,}", text), "an access token was printed"
     assert not re.search(r"eyJ[\w-]{10,}\.[\w-]{10,}\.", text), "a JWT was printed"
+    # Every setting is shown as the command a person types (the demo can be repeated by hand), and
+    # the CLI's empty console link after the login is explained.
+    for line in ("$ pulumi config set organization demo-org", "$ pulumi config set preset kubernetes",
+                 "$ pulumi config set grantType team", "$ pulumi config set grantTeam platform",
+                 "$ pulumi config set oidc:apiUrl http://127.0.0.1:"):
+        assert line in text, line
+    assert "they name Pulumi Cloud's web console" in text
+

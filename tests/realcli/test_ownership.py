@@ -8,16 +8,14 @@ with the policy's resource name, aliases and grant taken from config.
 from __future__ import annotations
 
 import secrets
-import shutil
 from pathlib import Path
 
 import pytest
 
-from harness.pulumi_cli import ROOT
 from pulumi_oidc_trust.provider.policy import closed_policies
 from pulumi_oidc_trust.provider.wire import audience_for
 
-from .programtest import ProgramTest, Result, Step
+from .programtest import ProgramTest, Result, Step, program_copy
 
 PROGRAM = Path(__file__).parent / "programs" / "ownership"
 
@@ -25,13 +23,7 @@ PROGRAM = Path(__file__).parent / "programs" / "ownership"
 @pytest.fixture
 def program(tmp_path) -> Path:
     """The test program with a Pulumi.yaml whose virtualenv is this checkout's (absolute)."""
-    folder = tmp_path / "ownership"
-    shutil.copytree(PROGRAM, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "Pulumi.yaml").write_text(
-        "name: ownership\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
-        f"    virtualenv: {ROOT / '.venv'}\n"
-    )
-    return folder
+    return program_copy(PROGRAM, tmp_path / "ownership", "ownership")
 
 
 @pytest.fixture

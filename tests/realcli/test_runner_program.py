@@ -1,5 +1,5 @@
-"""The runner with a program source, with the real CLI against the emulator: the README's git
-example, its commit fetched for real by the init container's script from a local bare repository,
+"""The runner with a program source, with the real CLI against the emulator: the git
+example of docs/runner.md, its commit fetched for real by the init container's script from a local bare repository,
 then the entrypoint logging in with the pod's token and running the commands in the checkout.
 
 What differs from the pod, and why: the repository is a local `file://` one at its own commit (no

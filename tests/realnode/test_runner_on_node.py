@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 from pathlib import Path
 
 import pytest
 
 from harness.kube_node import NODE_IP
-from harness.pulumi_cli import ROOT, find_kubernetes_plugin, install_plugin
-from tests.realcli.programtest import ProgramTest, Result, Step
+from harness.pulumi_cli import find_kubernetes_plugin, install_plugin
+from tests.realcli.programtest import ProgramTest, Result, Step, program_copy
 from tests.realcluster.test_engine_runner import RESTRICTED_LABELS, _children, _DestroyOrder
 from tests.required_tools import required_tool
 
@@ -27,13 +26,7 @@ TEAM = "platform"
 
 @pytest.fixture
 def program(tmp_path) -> Path:
-    folder = tmp_path / "node-runner"
-    shutil.copytree(PROGRAM, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "Pulumi.yaml").write_text(
-        "name: node-runner\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
-        f"    virtualenv: {ROOT / '.venv'}\n"
-    )
-    return folder
+    return program_copy(PROGRAM, tmp_path / "node-runner", "node-runner")
 
 
 @pytest.fixture

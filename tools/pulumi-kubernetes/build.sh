@@ -2,7 +2,8 @@
 # `make pulumi-kubernetes`: the Kubernetes resource plugin (pulumi-resource-kubernetes) that the
 # runner component's `pulumi up` needs, built with the ordinary `go` command from this wrapper module
 # (go.mod/go.sum here, kept apart from the CLI's) into a per-user cache keyed by version and digest,
-# linked at .tools/bin. Idempotent: seconds when cached. Nothing of Pulumi is written into the repo.
+# linked at .tools/plugins (not .tools/bin: a plugin on PATH is used whatever its version, with a
+# warning at every run). Idempotent: seconds when cached. Nothing of Pulumi is written into the repo.
 #
 # It is also installed into the plugin cache of $PULUMI_HOME (default ~/.pulumi) at exactly the
 # version the Python SDK asks for, so `pulumi up` finds it without PATH; a pulumi-resource-kubernetes
@@ -19,7 +20,7 @@ say() { printf 'make pulumi-kubernetes: %s\n' "$*" >&2; }
 die() { say "FAILED: $*"; exit 1; }
 
 plugin=pulumi-resource-kubernetes
-link_dir="$repo/.tools/bin"
+link_dir="$repo/.tools/plugins"
 python="${PYTHON:-python3}"
 module=github.com/pulumi/pulumi-kubernetes/provider/v4
 

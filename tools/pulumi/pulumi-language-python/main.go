@@ -361,7 +361,11 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	return &pulumirpc.RunResponse{Error: fmt.Sprintf("could not run the Python executor: %v", err)}, nil
 }
 
-// InstallDependencies (`pulumi install`) prepares the virtualenv, streaming the installer's output.
+// InstallDependencies (`pulumi install`) installs the program's dependencies every time, as Pulumi's
+// own host does: it (re)creates the virtualenv, updates pip, setuptools and wheel in it and runs
+// `pip install -r requirements.txt` (for the pip toolchain; poetry and uv run their own install),
+// streaming the installer's output between the same two lines Pulumi's host prints. So a
+// virtualenv left broken by an earlier failed install is repaired, not reported as ready.
 func (h *languageHost) InstallDependencies(
 	req *pulumirpc.InstallDependenciesRequest, server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse],
 ) error {
@@ -373,8 +377,17 @@ func (h *languageHost) InstallDependencies(
 	if err != nil {
 		return err
 	}
-	defer closer.Close()
-	return tc.EnsureVenv(server.Context(), req.GetInfo().GetProgramDirectory(), req.GetUseLanguageVersionTools(),
-		true, stdout, stderr)
-}
+	defer closer.Close() // best effort; the explicit Close below reports its error
 
+	if _, err := stdout.Write([]byte("Installing dependencies...\n\n")); err != nil {
+		return err
+	}
+	if err := tc.InstallDependencies(server.Context(), req.GetInfo().GetProgramDirectory(),
+		req.GetUseLanguageVersionTools(), true /*showOutput*/, stdout, stderr); err != nil {
+		return err
+	}
+	if _, err := stdout.Write([]byte("Finished installing dependencies\n\n")); err != nil {
+		return err
+	}
+	return closer.Close()
+}
