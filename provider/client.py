@@ -330,18 +330,22 @@ class PulumiCloudClient:
         body = self._request("GET", self._issuers(org), operation="list OIDC issuers")
         return list(body.get("oidcIssuers") or [])
 
-    def find_issuer_by_url(self, org: str, url: str) -> dict[str, Any] | None:
-        """The issuer of ``org`` registered at ``url``, or None. A 404 for the list is "none": an
-        organization with no issuer yet may be unknown to the service (the emulator creates one with
-        its first issuer), and the registration that follows says whether ``org`` exists."""
-        wanted = url.rstrip("/")
+    def existing_issuers(self, org: str) -> list[dict[str, Any]]:
+        """The issuers of ``org``, as a look-up before registering reads them. A 404 for the list is
+        "none": an organization with no issuer yet may be unknown to the service (the emulator
+        creates one with its first issuer), and the registration that follows says whether ``org``
+        exists."""
         try:
-            issuers = self.list_issuers(org)
+            return self.list_issuers(org)
         except PulumiCloudError as e:
             if e.status != 404:
                 raise
-            issuers = []
-        for issuer in issuers:
+            return []
+
+    def find_issuer_by_url(self, org: str, url: str) -> dict[str, Any] | None:
+        """The issuer of ``org`` registered at ``url``, or None (``existing_issuers``)."""
+        wanted = url.rstrip("/")
+        for issuer in self.existing_issuers(org):
             if str(issuer.get("url", "")).rstrip("/") == wanted:
                 return issuer
         return None

@@ -67,7 +67,7 @@ class IssuerIndex:
         with lock:  # one listing at a time per organization; the others wait for it
             listing = self._listings.get(key)
             if listing is None or self._clock() - listing.taken > self._max_age:
-                listing = _Listing(client.list_issuers(org), self._clock())
+                listing = _Listing(client.existing_issuers(org), self._clock())
                 with self._lock:
                     self._listings[key] = listing
             return listing.ids

@@ -66,7 +66,7 @@ class FakeClient:
         self.issuers = issuers
         self.listings = 0
 
-    def list_issuers(self, _org):
+    def existing_issuers(self, _org):
         self.listings += 1
         return list(self.issuers)
 
