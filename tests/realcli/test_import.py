@@ -2,6 +2,9 @@
 nothing to the service (the emulator's request log shows GETs only), and ``pulumi preview
 --expect-no-changes`` passes after it.
 
+The program runs exactly as `import` wrote it: `pulumi install` makes its own virtualenv from its
+requirements.txt and finds the Kubernetes plugin where `make pulumi-kubernetes` installs it (this project by the direct reference `import` wrote), with pip pointed at the
+wheelhouse `make wheelhouse` built (through the environment, never by editing the program).
 The emulator starts from a state file holding the seeded organization (tests/audit_seed.py).
 """
 
@@ -10,7 +13,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from harness.pulumi_cli import ROOT
+from harness.pulumi_cli import ROOT, find_kubernetes_plugin, find_wheelhouse, install_plugin, offline_pip
+from tests.required_tools import required_tool
 
 from .. import audit_seed
 from .programtest import Result, Step
@@ -30,12 +34,17 @@ def test_the_imported_program_adopts_everything_without_a_write(program_test, st
         env={"PATH": "/usr/bin:/bin", "PULUMI_ACCESS_TOKEN": emulator.access_token, "PULUMI_HOME": str(tmp_path / "ph")},
     )
     assert proc.returncode == 0, proc.stderr
-    # The generated Pulumi.yaml names a virtualenv of its own; the test uses this checkout's.
-    text = (program / "Pulumi.yaml").read_text().replace("virtualenv: venv", f"virtualenv: {ROOT / '.venv'}")
-    (program / "Pulumi.yaml").write_text(text)
+    written = {path.name: path.read_bytes() for path in program.iterdir()}
+    wheelhouse = required_tool(*find_wheelhouse(), "OIDC_TRUST_REQUIRE_CLI")
 
     test = program_test(program, stack="imported", config={"oidc:apiUrl": emulator.base_url},
-                        secrets={"oidc:accessToken": emulator.access_token})
+                        secrets={"oidc:accessToken": emulator.access_token}, env=offline_pip(wheelhouse))
+    # `pulumi install` also installs the plugins of the program's packages (pulumi-kubernetes comes
+    # with this project): here the one `make pulumi-kubernetes` built, as it installs it for a user.
+    install_plugin(test.pulumi_home, required_tool(*find_kubernetes_plugin(), "OIDC_TRUST_REQUIRE_CLI"))
+    installed = test.run(["install"], stack_args=False, timeout=600)
+    assert installed.returncode == 0, installed
+    assert {name: (program / name).read_bytes() for name in written} == written  # nothing edited
 
     def no_write(result: Result, _):
         writes = {k: n for k, n in emulator.stats()["counts"].items() if not k.startswith("GET ")}
