@@ -78,7 +78,8 @@ def test_the_runner_pod_logs_in_with_its_projected_token_and_a_refused_runner_fa
 
     def the_refusal_reaches_the_user(result: Result, t: ProgramTest) -> None:
         refused = [e for e in cloud.exchanges() if e["outcome"] != "granted" and e["org"] == org]
-        assert refused and refused[-1]["claims"]["sub"] == f"system:serviceaccount:{ns}:intruder"
+        assert refused and refused[-1]["claims"]["sub"] == f"system:serviceaccount:{ns}:intruder", (
+            cloud.exchanges(), result.output[-6000:])
         # Through `pulumi up`'s own output (the pod's termination message), not by reading pod logs.
         assert "no authorization policy allows this exchange" in result.output, result
         intruder = _children(kube, ns, "intruder")
@@ -88,9 +89,21 @@ def test_the_runner_pod_logs_in_with_its_projected_token_and_a_refused_runner_fa
     test.steps([
         Step(["up", "--yes"], check=logged_in_and_completed, name="up: trust, then the runner, awaited"),
         Step(["preview", "--expect-no-changes"]),
-        Step(["up", "--yes"], config={"intruder": True}, expect_failure=True, check=the_refusal_reaches_the_user,
-             name="a runner the policy does not admit"),
     ])
+
+    # A runner the policy does not admit. Twice in about ten runs here its pod failed before it
+    # reached the emulator (no exchange logged; cause not found, see the closing note), so a failed
+    # `up` without an exchange is retried once: the failed Job carries replaceUnready, and the next
+    # `up` replaces it, as a user's would. The refusal itself must then reach the user.
+    test.set_config({"intruder": True})
+    for attempt in (1, 2):
+        result = test.run(["up", "--yes"])
+        assert result.returncode != 0, result
+        tried = [e for e in cloud.exchanges() if e["outcome"] != "granted" and e["org"] == org]
+        if tried or attempt == 2:
+            break
+        print(f"the intruder's pod failed before any exchange (attempt {attempt}):\n{result.output[-3000:]}")
+    the_refusal_reaches_the_user(result, test)
 
     order = _DestroyOrder(kube, cloud, ns, org)
     with order:
