@@ -86,25 +86,36 @@ class CertificateAuthority:
         names = [_subject_alternative_name(host) for host in hosts]
         if not names:
             raise ValueError("issue_server_certificate: give at least one host (an IP address or a DNS name)")
-        key = ec.generate_private_key(ec.SECP256R1())
+        builder = self._leaf(_name(str(names[0].value)), x509.oid.ExtendedKeyUsageOID.SERVER_AUTH)
+        return self._signed(builder.add_extension(x509.SubjectAlternativeName(names), critical=False))
+
+    def issue_client_certificate(
+        self, user: str, group: str
+    ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        """A TLS client leaf for ``user`` in ``group`` (Kubernetes reads CN and O), valid for two days."""
+        subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, group),
+                             x509.NameAttribute(NameOID.COMMON_NAME, user)])  # fmt: skip
+        return self._signed(self._leaf(subject, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH))
+
+    def _leaf(self, subject: x509.Name, usage: x509.ObjectIdentifier) -> x509.CertificateBuilder:
         now = datetime.datetime.now(datetime.timezone.utc)
-        certificate = (
+        return (
             x509.CertificateBuilder()
-            .subject_name(_name(str(names[0].value)))
+            .subject_name(subject)
             .issuer_name(self.certificate.subject)
-            .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(hours=1))
             .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False
             )
-            .sign(self.key, hashes.SHA256())
         )
-        return certificate, key
+
+    def _signed(self, builder: x509.CertificateBuilder) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        return builder.public_key(key.public_key()).sign(self.key, hashes.SHA256()), key
 
     def write_server_certificate(
         self, cert_path: str | Path, key_path: str | Path, hosts: Iterable[str] = LOOPBACK_NAMES

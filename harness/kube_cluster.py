@@ -230,7 +230,7 @@ class LocalCluster:
     def _write_credentials(self) -> dict[str, Any]:
         ca = CertificateAuthority("pulumi-oidc-trust test cluster CA")
         certificate, key = ca.issue_server_certificate()
-        client_certificate, client_key = _client_certificate(ca, KUBELET_CLIENT_USER, "system:masters")
+        client_certificate, client_key = ca.issue_client_certificate(KUBELET_CLIENT_USER, "system:masters")
         signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         token = secrets.token_hex(24)
         contents = {
@@ -320,28 +320,6 @@ class LocalCluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def _client_certificate(ca: CertificateAuthority, user: str, group: str):
-    """A TLS client certificate signed by ``ca`` for ``user`` in ``group`` (Kubernetes reads CN/O)."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, group), x509.NameAttribute(NameOID.COMMON_NAME, user)])
-    certificate = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(ca.certificate.subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .sign(ca.key, hashes.SHA256())
-    )
-    return certificate, key
 
 
 def _ssl_context(ca_path: str | None) -> ssl.SSLContext | None:

@@ -317,11 +317,9 @@ class LocalNode(LocalCluster):
             f"--root-dir={kubelet_dir}", f"--cert-dir={work / 'kubelet-pki'}",
             f"--hostname-override={NODE_NAME}", f"--node-ip={NODE_IP}", "--v=1",
         ])  # fmt: skip
-        deadline = started + NODE_READY_TIMEOUT_SECONDS
         self.ready_timeout = max(self.ready_timeout, NODE_READY_TIMEOUT_SECONDS)
         self._wait("kubelet", lambda: node_ready(info), started)
         self.readiness["node Ready"] = round(time.monotonic() - started, 2)
-        assert time.monotonic() <= deadline + 1
 
     def _ctr(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
         return subprocess.run([str(self.node_tools.ctr), f"--address={self.socket}", "--namespace=k8s.io", *args],
