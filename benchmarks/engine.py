@@ -33,7 +33,9 @@ PASSPHRASE = "bench-passphrase"  # guards a temporary backend only
 OFFICIAL_PLUGIN = "pulumi-resource-pulumiservice"
 
 # What our resources send per operation (the trivial reference sleeps the same).
-TRIPS = {"issuer": {"create": 2, "read": 1, "delete": 1}, "policy": {"create": 2, "read": 1, "delete": 2}}
+TRIPS = {"issuer": {"create": 2, "read": 1, "delete": 1}, "policy": {"create": 2, "read": 1, "delete": 2},
+         # one resource carrying both: register, read the document, write it; delete is one DELETE
+         "combined": {"create": 3, "read": 2, "delete": 1}}
 
 PROGRAM = '''\
 """Bench program: N issuers, each with its policy (kind "ours"), or the same shape through the
@@ -63,6 +65,12 @@ elif kind == "trivial":
     for i in range(count):
         first = Sleeper(f"issuer-{i}", {"latency_ms": latency, "trips": trips["issuer"], "key": None})
         Sleeper(f"policy-{i}", {"latency_ms": latency, "trips": trips["policy"], "key": first.id})
+elif kind == "trivial-combined":
+    from benchmarks.trivial_provider import Sleeper
+
+    latency, trips = config.require_int("latencyMs"), config.require_object("trips")
+    for i in range(count):
+        Sleeper(f"issuer-{i}", {"latency_ms": latency, "trips": trips["combined"], "key": None})
 elif kind == "official":
     for i in range(count):
         pulumi.CustomResource("pulumiservice:index:OidcIssuer", f"issuer-{i}", {

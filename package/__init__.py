@@ -20,7 +20,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_PROVIDER = ("OidcIssuer", "OidcIssuerPolicy", "Policy", "PulumiCloudClient", "PulumiCloudError")
+_PROVIDER = ("OidcIssuer", "OidcIssuerPolicy", "OidcIssuerWithPolicies", "Policy", "PulumiCloudClient", "PulumiCloudError")
 _COMPONENTS = (
     "OidcLoginJob", "OidcLoginJobArgs", "OidcTrust", "Grant", "PresetError", "GITHUB_ISSUER_URL",
     "GITLAB_ISSUER_URL", "github_actions", "gitlab", "kubernetes", "circleci", "login_job", "runner_spec",

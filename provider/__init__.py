@@ -12,6 +12,7 @@ from typing import Any
 _EXPORTS = {
     "OidcIssuer": "pulumi_oidc_trust.provider.issuer",
     "OidcIssuerPolicy": "pulumi_oidc_trust.provider.issuer_policy",
+    "OidcIssuerWithPolicies": "pulumi_oidc_trust.provider.issuer_with_policies",
     "Policy": "pulumi_oidc_trust.provider.policy",
     "PulumiCloudClient": "pulumi_oidc_trust.provider.client",
     "PulumiCloudError": "pulumi_oidc_trust.provider.client",

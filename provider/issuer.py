@@ -224,23 +224,8 @@ class OidcIssuerProvider(CloudResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         org = props["organization"]
-        name = props.get("name") or props["url"]
         with self._client() as client, INDEX.claim(client, org, props["url"]):
-            existing = INDEX.find(client, org, props["url"])  # the lookup by URL, shared (issuer_index)
-            if existing is not None and not props.get("adopt") and not _leftover(client, org, existing, name):
-                raise PulumiCloudError(
-                    409,
-                    f"organization {org!r} already trusts an issuer at {props['url']} (id {existing['id']}); "
-                    "set adopt=True to bring it under this stack, or remove it first",
-                    operation="register OIDC issuer",
-                )
-            if existing is not None and not diff_props(server_view(org, existing), {**props, "name": name})[0]:
-                server = existing  # it already is what is declared: adopting writes nothing
-            elif existing is not None:
-                server = client.update_issuer(org, existing["id"], update_body(props, name))
-            else:
-                server = client.register_issuer(org, registration_body(props, name))
-                INDEX.registered(client, org, server)
+            server, _registered = ensure_issuer(client, org, props)
         return CreateResult(f"{org}/{server['id']}", outputs(props, org, server))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -275,12 +260,45 @@ class OidcIssuerProvider(CloudResourceProvider):
             INDEX.deleted(client, org, issuer_id)
 
 
-def _leftover(client: PulumiCloudClient, org: str, existing: Mapping[str, Any], name: str) -> bool:
+def ensure_issuer(
+    client: PulumiCloudClient, org: str, props: Mapping[str, Any], leftover_document: Sequence[Any] | None = None
+) -> tuple[dict[str, Any], bool]:
+    """Create's issuer step, under ``INDEX.claim`` of the URL: (the service's issuer, whether this
+    call registered it). The lookup by URL (shared, ``issuer_index``) comes first: an issuer
+    already at the URL is taken over only with ``adopt`` or when it is what an earlier create of
+    this resource left behind (``_leftover``; ``leftover_document``: the policies that resource
+    writes, when it writes them); otherwise create refuses before changing anything."""
+    name = props.get("name") or props["url"]
+    existing = INDEX.find(client, org, props["url"])
+    if existing is not None and not props.get("adopt") and not _leftover(client, org, existing, name, leftover_document):
+        raise PulumiCloudError(
+            409,
+            f"organization {org!r} already trusts an issuer at {props['url']} (id {existing['id']}); "
+            "set adopt=True to bring it under this stack, or remove it first",
+            operation="register OIDC issuer",
+        )
+    if existing is not None and not diff_props(server_view(org, existing), {**props, "name": name})[0]:
+        return existing, False  # it already is what is declared: adopting writes nothing
+    if existing is not None:
+        return client.update_issuer(org, existing["id"], update_body(props, name)), False
+    server = client.register_issuer(org, registration_body(props, name))
+    INDEX.registered(client, org, server)
+    return server, True
+
+
+def _leftover(
+    client: PulumiCloudClient, org: str, existing: Mapping[str, Any], name: str, document: Sequence[Any] | None
+) -> bool:
     """Is ``existing`` what an earlier create of this resource left behind (its request applied,
-    its answer lost)? Same name and no allow policy: taking it over loses nothing."""
+    its answer lost)? Same name, and no allow policy or exactly ``document``: taking it over loses
+    nothing."""
     if existing.get("name") != name:
         return False
+    from .policy import same_document
+
     policies = client.get_auth_policy(org, existing["id"]).get("policies") or []
+    if document is not None and same_document(policies, document):
+        return True
     return not any(p.get("decision") == "allow" for p in policies)
 
 
@@ -341,17 +359,23 @@ class OidcIssuer(Resource, module="oidc", name="OidcIssuer"):
             pulumi.Output.all(url, jwks, max_expiration_seconds, thumbprints).apply(lambda args: self._warn(*args))
 
     def _warn(self, url: Any, jwks: Any, max_expiration_seconds: Any, thumbprints: Any) -> None:
-        props = {"url": url, "jwks": jwks, "max_expiration_seconds": max_expiration_seconds, "thumbprints": thumbprints}
-        if validate({**props, "organization": "o"})[1]:
-            return  # check reports these, with the property named
-        for f in issuer_lint(props):
-            if f.severity != "error":
-                pulumi.log.warn(f.text(self._fix_phrasing), resource=self)
+        warn_issuer_lint(self, self._fix_phrasing, url=url, jwks=jwks, max_expiration_seconds=max_expiration_seconds,
+                         thumbprints=thumbprints)
 
     @staticmethod
     def get(resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> "OidcIssuer":
         """A read-only reference to an existing issuer, by id ``ORG/ISSUER_ID``."""
         return OidcIssuer(resource_name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
+
+
+def warn_issuer_lint(resource: pulumi.Resource, where: str, **props: Any) -> None:
+    """The issuer lint rules' warnings at preview (``url``, ``jwks``, ``max_expiration_seconds``,
+    ``thumbprints``), from the program side; nothing when check reports a problem (it names it)."""
+    if validate({**props, "organization": "o"})[1]:
+        return
+    for f in issuer_lint(props):
+        if f.severity != "error":
+            pulumi.log.warn(f.text(where), resource=resource)
 
 
 def _require_program_inputs(**values: Any) -> None:

@@ -36,7 +36,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from . import policy as model
 from . import wire
 from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
-from .client import Answer, PulumiCloudError
+from .client import Answer, PulumiCloudClient, PulumiCloudError
 from .issuer import OidcIssuer, fix_phrasing_problems, url_problems
 from .phrasing import Fix, Ref
 from .urls import path_segment_problem
@@ -120,7 +120,24 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
     if adopt is not None and not is_unknown(adopt) and not isinstance(adopt, bool):
         problems.append(("adopt", "must be True or False"))
     problems += fix_phrasing_problems(props.get("fix_phrasing"))
-    where = props.get("fix_phrasing") if props.get("fix_phrasing") in ("python", "config") else "python"
+    normalized, document_problems_ = document_problems(
+        props, issuer_url=issuer_url, organization=org,
+        where=props.get("fix_phrasing") if props.get("fix_phrasing") in ("python", "config") else "python",
+    )
+    if normalized is not None:
+        inputs["policies"] = normalized
+    problems += document_problems_
+    return inputs, problems
+
+
+def document_problems(
+    props: Mapping[str, Any], *, issuer_url: Any, organization: Any, where: str
+) -> tuple[list[dict[str, Any]] | None, list[tuple[str, str]]]:
+    """``policies`` and ``lint_waivers`` of ``props`` checked and linted against the issuer's URL
+    and organization (either may be unknown at preview: what is known is linted); returns (the
+    policies normalized, or None when they are unknown or unusable; problems). The one check of
+    a document, for ``OidcIssuerPolicy`` and ``OidcIssuerWithPolicies``."""
+    problems: list[tuple[str, str]] = []
     waivers = props.get("lint_waivers")
     waivers_usable = True
     if waivers is not None and not is_unknown(waivers):
@@ -133,28 +150,26 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
         )
         problems += [("lint_waivers", p) for p in waiver_problems]
         waivers_usable = not waiver_problems
-
     raw = props.get("policies")
     if raw is None:
-        problems.append(("policies", "required: the ordered list of policies for this issuer"))
-    elif not is_unknown(raw):
-        try:
-            parsed = model.parse_policies(raw)
-        except model.PolicyError as e:
-            problems += e.problems
-        else:
-            inputs["policies"] = [p.to_python() for p in parsed]
-            if waivers_usable and not is_unknown(waivers):
-                # Unknown at preview (e.g. the issuer is being created): lint what is known now.
-                failures, _warnings, _waived = lint_problems(
-                    parsed,
-                    issuer_url=None if is_unknown(issuer_url) else issuer_url,
-                    organization=None if is_unknown(org) else org,
-                    waivers=waivers,
-                    where=where,
-                )
-                problems += failures
-    return inputs, problems
+        return None, [*problems, ("policies", "required: the ordered list of policies for this issuer")]
+    if is_unknown(raw):
+        return None, problems
+    try:
+        parsed = model.parse_policies(raw)
+    except model.PolicyError as e:
+        return None, [*problems, *e.problems]
+    if waivers_usable and not is_unknown(waivers):
+        # Unknown at preview (e.g. the issuer is being created): lint what is known now.
+        failures, _warnings, _waived = lint_problems(
+            parsed,
+            issuer_url=None if is_unknown(issuer_url) else issuer_url,
+            organization=None if is_unknown(organization) else organization,
+            waivers=waivers,
+            where=where,
+        )
+        problems += failures
+    return [p.to_python() for p in parsed], problems
 
 
 def _summary(found: Sequence[Any]) -> str:
@@ -335,23 +350,8 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         org, issuer_id = props["organization"], props["issuer_id"]
-        desired = _wire(props["policies"])
         with self._client() as client:
-            current = client.get_auth_policy(org, issuer_id)
-            refusal = takeover_refusal(
-                current, organization=org, issuer_id=issuer_id, desired=desired, adopt=bool(props.get("adopt"))
-            )
-            if refusal:
-                raise DocumentOwnedError(409, refusal, operation="create authorization policy")
-            if props.get("adopt") and model.same_document(current.get("policies") or [], desired):
-                # Adopting what the service already holds: no write (the first `pulumi up` of an
-                # imported program changes nothing). Only with adopt: without it, writing the same
-                # document again gives it a new version, which is what tells a renamed resource's
-                # old name not to close it on delete (``release_refusal``).
-                server = current
-            else:
-                server = client.update_auth_policy(org, current["id"], desired)
-                _raise_if_replaced(current, server, desired, issuer_id, "create authorization policy")
+            server = write_document(client, org, issuer_id, props["policies"], adopt=bool(props.get("adopt")))
         return CreateResult(f"{org}/{issuer_id}", outputs(props, org, issuer_id, server))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -372,19 +372,7 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
             # Only lint settings changed: nothing to send.
             return UpdateResult({**olds, **inputs_only(news, INPUT_KEYS)})
         with self._client() as client:
-            current = client.get_auth_policy(org, issuer_id)
-            if current.get("version") != olds.get("version"):
-                raise ConcurrentChangeError(
-                    409,
-                    f"the policies of issuer {issuer_id} were changed outside this stack (service version "
-                    f"{version_text(current.get('version'))}, stack state version {version_text(olds.get('version'))}); "
-                    "run `pulumi refresh` "
-                    "to see the change, then `pulumi up` to apply yours",
-                    operation="update authorization policy",
-                )
-            desired = _wire(news["policies"])
-            server = client.update_auth_policy(org, current["id"], desired)
-            _raise_if_replaced(current, server, desired, issuer_id, "update authorization policy")
+            server = replace_document(client, org, issuer_id, olds.get("version"), news["policies"])
         return UpdateResult(outputs(news, org, issuer_id, server))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
@@ -408,6 +396,48 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
             raise ConcurrentChangeError(
                 409, closed_someone_elses_message(id_, conflict), operation="delete authorization policy"
             )
+
+
+def write_document(
+    client: PulumiCloudClient, org: str, issuer_id: str, policies: Sequence[Mapping[str, Any]], *, adopt: bool
+) -> Answer | dict[str, Any]:
+    """Create's write: the issuer's document becomes ``policies``, unless it belongs to someone
+    (``takeover_refusal``: nothing is written then). The service's answer (or, adopting the very
+    document it holds, its GET answer)."""
+    desired = _wire(policies)
+    current = client.get_auth_policy(org, issuer_id)
+    refusal = takeover_refusal(current, organization=org, issuer_id=issuer_id, desired=desired, adopt=adopt)
+    if refusal:
+        raise DocumentOwnedError(409, refusal, operation="create authorization policy")
+    if adopt and model.same_document(current.get("policies") or [], desired):
+        # Adopting what the service already holds: no write (the first `pulumi up` of an
+        # imported program changes nothing). Only with adopt: without it, writing the same
+        # document again gives it a new version, which is what tells a renamed resource's
+        # old name not to close it on delete (``release_refusal``).
+        return current
+    server = client.update_auth_policy(org, current["id"], desired)
+    _raise_if_replaced(current, server, desired, issuer_id, "create authorization policy")
+    return server
+
+
+def replace_document(
+    client: PulumiCloudClient, org: str, issuer_id: str, state_version: Any, policies: Sequence[Mapping[str, Any]]
+) -> Answer:
+    """Update's write: refused when the service's version is not the one in state (a change made
+    elsewhere), then the whole document replaced."""
+    current = client.get_auth_policy(org, issuer_id)
+    if current.get("version") != state_version:
+        raise ConcurrentChangeError(
+            409,
+            f"the policies of issuer {issuer_id} were changed outside this stack (service version "
+            f"{version_text(current.get('version'))}, stack state version {version_text(state_version)}); "
+            "run `pulumi refresh` to see the change, then `pulumi up` to apply yours",
+            operation="update authorization policy",
+        )
+    desired = _wire(policies)
+    server = client.update_auth_policy(org, current["id"], desired)
+    _raise_if_replaced(current, server, desired, issuer_id, "update authorization policy")
+    return server
 
 
 def _raise_if_replaced(
