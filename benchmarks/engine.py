@@ -58,6 +58,11 @@ if kind == "ours":
     for i in range(count):
         issuer = OidcIssuer(f"issuer-{i}", organization=org, url=f"{base}/{i}", name=f"issuer-{i}")
         OidcIssuerPolicy(f"policy-{i}", organization=org, issuer_id=issuer.issuer_id, policies=grant())
+elif kind == "combined":
+    from pulumi_oidc_trust import OidcIssuerWithPolicies
+
+    for i in range(count):
+        OidcIssuerWithPolicies(f"issuer-{i}", organization=org, url=f"{base}/{i}", name=f"issuer-{i}", policies=grant())
 elif kind == "trivial":
     from benchmarks.trivial_provider import Sleeper
 

@@ -124,7 +124,10 @@ class CloudResourceProvider(ResourceProvider):
             raise PulumiCloudError(0, settings.api_url_problem, "invalid_api_url")
         if settings.access_token_problem:  # recorded by configure(); nothing is sent with it
             raise InvalidCredentialError(settings.access_token_problem)
-        return PulumiCloudClient(settings.api_url, settings.access_token, token_source=settings.token_source)
+        # Kept alive: a provider process makes a client per operation, and reconnecting for each
+        # one cost more than the provider's own work (docs/measured.md).
+        return PulumiCloudClient(settings.api_url, settings.access_token, token_source=settings.token_source,
+                                 keep_alive=True)
 
 
 def is_gone(error: PulumiCloudError) -> bool:

@@ -20,11 +20,14 @@ backoff and jitter, honouring ``Retry-After``, within a bounded budget.
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
+import os
 import re
+import threading
 from urllib.parse import quote, quote_plus
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -38,6 +41,18 @@ from .urls import api_url_problem, path_segment_problem
 
 TIMEOUT = (10, 60)
 """(connect, read) seconds for every request."""
+
+
+class _KeptSessions(threading.local):
+    """Per thread, the sessions that clients made with ``keep_alive=True`` share: their
+    connections stay open from one client to the next (a provider process makes a client per
+    operation). Per thread because a ``requests.Session`` is not documented as thread-safe."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[tuple[Any, ...], requests.Session] = {}
+
+
+_KEPT = _KeptSessions()
 
 
 @dataclass(frozen=True)
@@ -232,6 +247,7 @@ class PulumiCloudClient:
         budget: RetryBudget | None = None,
         user_agent: str = "pulumi-oidc-trust/0.1",
         token_source: str | None = None,
+        keep_alive: bool = False,
     ):
         problem = api_url_problem(api_url)
         if problem:  # before any session exists: nothing is ever sent to such a URL
@@ -242,27 +258,49 @@ class PulumiCloudClient:
         self._token_problem = access_token_problem(access_token, token_source)
         budget = budget or RetryBudget()
         headers = {"Accept": wire.ACCEPT, "User-Agent": user_agent}
-        self._session = self._make_session(
-            budget.retry(methods={"GET", "PATCH", "DELETE", "POST"}, statuses=wire.RETRY_STATUSES, read=True),
-            headers,
+        self._kept = keep_alive
+
+        def session(kind: str, retry: Callable[[], Retry]) -> requests.Session:
+            if not keep_alive:
+                return self._make_session(retry(), headers, self.api_url)
+            key = (kind, self.api_url, user_agent, budget)
+            kept = _KEPT.sessions.get(key)
+            if kept is None:
+                kept = _KEPT.sessions[key] = self._make_session(retry(), headers, self.api_url)
+            return kept
+
+        self._session = session(
+            "any",
+            lambda: budget.retry(methods={"GET", "PATCH", "DELETE", "POST"}, statuses=wire.RETRY_STATUSES, read=True),
         )
-        self._register_session = self._make_session(
-            budget.retry(methods={"POST"}, statuses={429}, read=False), headers
-        )
+        self._register_session = session("register", lambda: budget.retry(methods={"POST"}, statuses={429}, read=False))
 
     def __repr__(self) -> str:  # never show the token
         return f"PulumiCloudClient({self.api_url!r})"
 
     @staticmethod
-    def _make_session(retry: Retry, headers: Mapping[str, str]) -> requests.Session:
+    def _make_session(retry: Retry, headers: Mapping[str, str], api_url: str) -> requests.Session:
+        """A session carrying no credential and no cookie (the token goes on each request). The
+        environment's proxy and CA-bundle settings (``HTTPS_PROXY``, ``NO_PROXY``,
+        ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) are read here, once, instead of at every
+        request (requests' ``trust_env``); ``~/.netrc`` is never read (it could replace the
+        ``Authorization`` header)."""
         session = requests.Session()
         session.headers.update(headers)
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        session.trust_env = False
+        session.proxies.update(requests.utils.get_environ_proxies(api_url))
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            session.verify = bundle
         adapter = HTTPAdapter(max_retries=retry)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
 
     def close(self) -> None:
+        if self._kept:
+            return  # the thread's kept sessions outlive this client (``keep_alive``)
         self._session.close()
         self._register_session.close()
 
