@@ -425,6 +425,12 @@ def replace_document(
 ) -> Answer:
     """Update's write: refused when the service's version is not the one in state (a change made
     elsewhere), then the whole document replaced."""
+    return write_read_document(client, org, issuer_id, read_document_at(client, org, issuer_id, state_version), policies)
+
+
+def read_document_at(client: PulumiCloudClient, org: str, issuer_id: str, state_version: Any) -> dict[str, Any]:
+    """The issuer's document, refused (``ConcurrentChangeError``, nothing written) when its
+    version is not ``state_version``, the one this stack last saw."""
     current = client.get_auth_policy(org, issuer_id)
     if current.get("version") != state_version:
         raise ConcurrentChangeError(
@@ -434,6 +440,14 @@ def replace_document(
             "run `pulumi refresh` to see the change, then `pulumi up` to apply yours",
             operation="update authorization policy",
         )
+    return current
+
+
+def write_read_document(
+    client: PulumiCloudClient, org: str, issuer_id: str, current: Mapping[str, Any], policies: Sequence[Mapping[str, Any]]
+) -> Answer:
+    """Replaces the document ``read_document_at`` read; a write by someone else in between is
+    reported (``write_conflict``)."""
     desired = _wire(policies)
     server = client.update_auth_policy(org, current["id"], desired)
     _raise_if_replaced(current, server, desired, issuer_id, "update authorization policy")

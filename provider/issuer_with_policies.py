@@ -12,7 +12,11 @@ with 2N (docs/measured.md). It stands beside the two resources; it does not repl
   left behind open or unowned.
 * ``read``: the issuer and its document; either gone is the resource gone.
 * ``update``: the issuer's fields when they changed; the document when it changed, refused when
-  the service's ``version`` is not the one in state (``issuer_policy.replace_document``).
+  the service's ``version`` is not the one in state (``issuer_policy.read_document_at``, before
+  anything is written).
+* With ``adopt=True``, create may rename the adopted issuer before writing its document; if that
+  write fails, the issuer stays (it was not this resource's to delete) with its new name, and the
+  next ``pulumi up`` adopts it again and finishes. The service has no transaction across the two.
 * ``delete``: the issuer is deleted, and the service drops its document with it (there is no
   policy DELETE; research/pulumi_cloud_oidc.md §2.1): nothing stays open, so no CLOSED write.
 
@@ -134,11 +138,14 @@ class OidcIssuerWithPoliciesProvider(CloudResourceProvider):
         issuer: Mapping[str, Any] = _issuer_from_state(olds)
         doc: Mapping[str, Any] = {"id": olds.get("policy_id"), "version": olds.get("version"), "policies": olds.get("policies")}
         with self._client() as client:
+            # The document's version is checked before anything is written, so a refusal leaves
+            # the issuer as it was too.
+            current = document.read_document_at(client, org, issuer_id, olds.get("version")) if document_changed else None
             if issuer_changed:
                 name = news.get("name") or olds.get("name") or news["url"]
                 issuer = client.update_issuer(org, issuer_id, issuer_mod.update_body(news, name))
-            if document_changed:
-                doc = document.replace_document(client, org, issuer_id, olds.get("version"), news["policies"])
+            if current is not None:
+                doc = document.write_read_document(client, org, issuer_id, current, news["policies"])
         return UpdateResult(outputs(news, org, issuer, doc))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from harness.dynamic_host import ROOT
 SAVED_PROVIDERS = {
     "OidcIssuerProvider": "gASVQgAAAAAAAACMIXB1bHVtaV9vaWRjX3RydXN0LnByb3ZpZGVyLmlzc3VlcpSMEk9pZGNJc3N1ZXJQcm92aWRlcpSTlCmBlH2UYi4=",
     "OidcIssuerPolicyProvider": "gASVTwAAAAAAAACMKHB1bHVtaV9vaWRjX3RydXN0LnByb3ZpZGVyLmlzc3Vlcl9wb2xpY3mUjBhPaWRjSXNzdWVyUG9saWN5UHJvdmlkZXKUk5QpgZR9lGIu",
+    "OidcIssuerWithPoliciesProvider": "gASVXAAAAAAAAACML3B1bHVtaV9vaWRjX3RydXN0LnByb3ZpZGVyLmlzc3Vlcl93aXRoX3BvbGljaWVzlIweT2lkY0lzc3VlcldpdGhQb2xpY2llc1Byb3ZpZGVylJOUKYGUfZRiLg==",
 }
 
 GOOD_ISSUER = {"organization": "acme", "url": "https://token.actions.githubusercontent.com", "name": "github"}
