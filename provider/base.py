@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
 from pulumi.output import Unknown
 
 from . import settings as settings_mod
-from .client import InvalidCredentialError, PulumiCloudClient, PulumiCloudError
+from .errors import InvalidCredentialError, PulumiCloudError
 from .urls import path_segment_problem
+
+if TYPE_CHECKING:  # the HTTP stack is imported where a client is made (base._client)
+    from .client import PulumiCloudClient
 
 PROVIDER_KEY = "__provider"
 
@@ -126,6 +129,8 @@ class CloudResourceProvider(ResourceProvider):
             raise InvalidCredentialError(settings.access_token_problem)
         # Kept alive: a provider process makes a client per operation, and reconnecting for each
         # one cost more than the provider's own work (docs/measured.md).
+        from .client import PulumiCloudClient  # the HTTP stack: only operations that send need it
+
         return PulumiCloudClient(settings.api_url, settings.access_token, token_source=settings.token_source,
                                  keep_alive=True)
 

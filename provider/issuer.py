@@ -7,17 +7,19 @@ existing stacks hold a pickled reference to it.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from . import wire
 from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
-from .client import PulumiCloudClient, PulumiCloudError
+from .errors import PulumiCloudError
 from .issuer_index import INDEX
-from .token_verify import jwk_problem
 from .urls import issuer_url_problem, path_segment_problem
+
+if TYPE_CHECKING:  # the HTTP stack is imported where a client is made (base._client)
+    from .client import PulumiCloudClient
 
 INPUT_KEYS = ("organization", "url", "name", "max_expiration_seconds", "thumbprints", "jwks", "adopt", "fix_phrasing")
 REPLACE_KEYS = ("organization", "url")
@@ -55,6 +57,8 @@ def jwks_problems(jwks: Any, prop: str = "jwks") -> list[tuple[str, str]]:
         return [(prop, "must be a JSON Web Key Set: {'keys': [{'kty': 'RSA', 'kid': '...', 'n': '...', 'e': 'AQAB'}]}")]
     if len(jwks["keys"]) > MAX_JWKS_KEYS:
         return [(prop, f"holds {len(jwks['keys'])} keys; at most {MAX_JWKS_KEYS} are accepted (keep the current and the next key)")]
+    from .token_verify import jwk_problem  # PyJWT and cryptography: only for a static JWKS
+
     problems = ((f"{prop}.keys[{i}]", jwk_problem(key)) for i, key in enumerate(jwks["keys"]))
     return [(where, problem) for where, problem in problems if problem]
 

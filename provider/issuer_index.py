@@ -32,9 +32,12 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .client import PulumiCloudClient, PulumiCloudError
+from .errors import PulumiCloudError
+
+if TYPE_CHECKING:  # the HTTP stack is imported where a client is made (base._client)
+    from .client import PulumiCloudClient
 
 MAX_AGE_SECONDS = 60.0
 

@@ -28,7 +28,7 @@ The import path of ``OidcIssuerPolicyProvider`` is a permanent API.
 from __future__ import annotations
 
 import sys
-from typing import Any, Mapping, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
@@ -36,10 +36,13 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from . import policy as model
 from . import wire
 from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
-from .client import Answer, PulumiCloudClient, PulumiCloudError
+from .errors import Answer, PulumiCloudError
 from .issuer import OidcIssuer, fix_phrasing_problems, url_problems
 from .phrasing import Fix, Ref
 from .urls import path_segment_problem
+
+if TYPE_CHECKING:  # the HTTP stack is imported where a client is made (base._client)
+    from .client import PulumiCloudClient
 
 INPUT_KEYS = ("organization", "issuer_id", "policies", "issuer_url", "lint_waivers", "adopt", "fix_phrasing")
 REPLACE_KEYS = ("organization", "issuer_id")

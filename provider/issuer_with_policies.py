@@ -27,7 +27,7 @@ permanent API.
 from __future__ import annotations
 
 import sys
-from typing import Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
@@ -35,8 +35,11 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from . import issuer as issuer_mod
 from . import issuer_policy as document
 from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
-from .client import PulumiCloudClient, PulumiCloudError
+from .errors import PulumiCloudError
 from .issuer_index import INDEX
+
+if TYPE_CHECKING:  # the HTTP stack is imported where a client is made (base._client)
+    from .client import PulumiCloudClient
 
 DOCUMENT_KEYS = ("policies", "lint_waivers")
 INPUT_KEYS = (*issuer_mod.INPUT_KEYS, *DOCUMENT_KEYS)
