@@ -30,6 +30,7 @@ from harness.dynamic_host import ROOT, DynamicProviderHost, Resource, rpc
 from pulumi_oidc_trust.provider import policy as model
 from pulumi_oidc_trust.provider.issuer import OidcIssuerProvider
 from pulumi_oidc_trust.provider.issuer_policy import OidcIssuerPolicyProvider
+from pulumi_oidc_trust.provider.issuer_with_policies import OidcIssuerWithPoliciesProvider
 
 from . import engine
 from .trivial_provider import TrivialProvider
@@ -37,6 +38,7 @@ from .trivial_provider import TrivialProvider
 RESULTS = Path(__file__).with_name("results.json")
 ISSUER_TYPE = "dynamic/oidc:OidcIssuer"
 POLICY_TYPE = "dynamic/oidc:OidcIssuerPolicy"
+BOTH_TYPE = "dynamic/oidc:OidcIssuerWithPolicies"
 HOST_WORKERS = 4  # the SDK's dynamic-provider host serves gRPC with 4 worker threads
 
 
@@ -109,7 +111,17 @@ def round_trips_and_state(figures: Figures) -> None:
                 "GET (is the document still this resource's version?) + PATCH of CLOSED")
         measure("delete issuer", issuer.delete, 1, "1 DELETE")
 
-        for res in (issuer, policy):
+        both = Resource(host, OidcIssuerWithPoliciesProvider(), BOTH_TYPE, "both")
+        bprops = {"organization": org, "url": f"{base}/bench-issuer/both", "name": "both",
+                  "policies": team_policies(org, "a")}
+        measure("create issuer with policies", lambda: both.create(bprops), 3,
+                "POST + GET (the policy id) + PATCH; the lookup by URL is one per organization per update")
+        measure("refresh issuer with policies", both.read, 2, "1 GET each")
+        measure("update its policies", lambda: both.update({**bprops, "policies": team_policies(org, "b")}), 2,
+                "GET (version check) + PATCH")
+        measure("delete issuer with policies", both.delete, 1, "1 DELETE: the service drops the document with it")
+
+        for res in (issuer, policy, both):
             provider_bytes = len(res.provider)
             figures.add(f"state: __provider of {res.name}", provider_bytes, "bytes", "< 2048", provider_bytes < 2048)
             outs = {k: v for k, v in res.outputs.items() if k != "__provider"}
@@ -238,13 +250,26 @@ def real_engine(sizes: list[int], runs: int, latency_ms: int) -> dict[str, Any]:
         print(f"  skipped: {result['skipped']}")
         return result
     print(f"  engine {result['engine']}; official provider: {result['official']}")
-    by = {(r["n"], r["kind"], r["op"]): r for r in result["rows"]}
-    print(f"  {'N':>4} {'op':<8} {'ours s':>7} {'trivial s':>9} {'ours/trivial':>12} {'requests':>8}")
+    print_engine_table(result["rows"], sizes)
+    return result
+
+
+def print_engine_table(rows: list[dict[str, Any]], sizes: list[int]) -> None:
+    """Two resources per issuer and one (OidcIssuerWithPolicies), each beside its reference, and
+    the official provider's figures recorded in issue 28."""
+    by = {(r["n"], r["kind"], r["op"]): r for r in rows}
+    print(f"  {'N':>4} {'op':<8} {'two s':>6} {'ref s':>6} {'x':>5} {'one s':>6} {'ref s':>6} {'x':>5} "
+          f"{'official s':>10} {'one/off':>7} {'requests two/one':>16}")
     for n in sizes:
         for op in engine.OPS:
-            o, t = by[(n, "ours", op)], by[(n, "trivial", op)]
-            print(f"  {n:>4} {op:<8} {o['median_s']:>7.2f} {t['median_s']:>9.2f} {o['median_s'] / t['median_s']:>11.2f}x {o['requests']:>8}")
-    return result
+            two, two_ref = by[(n, "ours", op)], by[(n, "trivial", op)]
+            one, one_ref = by[(n, "combined", op)], by[(n, "trivial-combined", op)]
+            official = engine.OFFICIAL.get((n, op))
+            print(f"  {n:>4} {op:<8} {two['median_s']:>6.2f} {two_ref['median_s']:>6.2f} "
+                  f"{two['median_s'] / two_ref['median_s']:>4.2f}x {one['median_s']:>6.2f} {one_ref['median_s']:>6.2f} "
+                  f"{one['median_s'] / one_ref['median_s']:>4.2f}x "
+                  + (f"{official:>10.2f} {one['median_s'] / official:>6.2f}x" if official else f"{'-':>10} {'-':>7}")
+                  + f" {two['requests']:>10}/{one['requests']}")
 
 
 def main(argv: list[str] | None = None) -> int:
