@@ -13,7 +13,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from . import wire
-from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
+from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id, with_values
 from .errors import PulumiCloudError
 from .issuer_index import INDEX
 from .urls import issuer_url_problem, path_segment_problem
@@ -264,17 +264,14 @@ class OidcIssuerProvider(CloudResourceProvider):
             INDEX.deleted(client, org, issuer_id)
 
 
-def ensure_issuer(
-    client: PulumiCloudClient, org: str, props: Mapping[str, Any], leftover_document: Sequence[Any] | None = None
-) -> tuple[dict[str, Any], bool]:
+def ensure_issuer(client: PulumiCloudClient, org: str, props: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     """Create's issuer step, under ``INDEX.claim`` of the URL: (the service's issuer, whether this
     call registered it). The lookup by URL (shared, ``issuer_index``) comes first: an issuer
     already at the URL is taken over only with ``adopt`` or when it is what an earlier create of
-    this resource left behind (``_leftover``; ``leftover_document``: the policies that resource
-    writes, when it writes them); otherwise create refuses before changing anything."""
+    this resource left behind (``_leftover``); otherwise create refuses before changing anything."""
     name = props.get("name") or props["url"]
     existing = INDEX.find(client, org, props["url"])
-    if existing is not None and not props.get("adopt") and not _leftover(client, org, existing, name, leftover_document):
+    if existing is not None and not props.get("adopt") and not _leftover(client, org, existing, name):
         raise PulumiCloudError(
             409,
             f"organization {org!r} already trusts an issuer at {props['url']} (id {existing['id']}); "
@@ -290,19 +287,15 @@ def ensure_issuer(
     return server, True
 
 
-def _leftover(
-    client: PulumiCloudClient, org: str, existing: Mapping[str, Any], name: str, document: Sequence[Any] | None
-) -> bool:
+def _leftover(client: PulumiCloudClient, org: str, existing: Mapping[str, Any], name: str) -> bool:
     """Is ``existing`` what an earlier create of this resource left behind (its request applied,
-    its answer lost)? Same name, and no allow policy or exactly ``document``: taking it over loses
-    nothing."""
+    its answer lost)? Same name and no allow policy: taking it over loses nothing. An issuer that
+    admits someone is never taken for a leftover, even with the very policies this resource would
+    write: it may be another resource's (an ``OidcIssuer`` being replaced by an
+    ``OidcIssuerWithPolicies`` in the same update, whose delete would then remove it)."""
     if existing.get("name") != name:
         return False
-    from .policy import same_document
-
     policies = client.get_auth_policy(org, existing["id"]).get("policies") or []
-    if document is not None and same_document(policies, document):
-        return True
     return not any(p.get("decision") == "allow" for p in policies)
 
 
@@ -360,7 +353,7 @@ class OidcIssuer(Resource, module="oidc", name="OidcIssuer"):
         self._fix_phrasing = fix_phrasing or "python"
         self._url_input = url  # lets OidcIssuerPolicy(issuer=self) lint with the URL at the first preview
         if not read_only:
-            pulumi.Output.all(url, jwks, max_expiration_seconds, thumbprints).apply(lambda args: self._warn(*args))
+            with_values((url, jwks, max_expiration_seconds, thumbprints), lambda args: self._warn(*args))
 
     def _warn(self, url: Any, jwks: Any, max_expiration_seconds: Any, thumbprints: Any) -> None:
         warn_issuer_lint(self, self._fix_phrasing, url=url, jwks=jwks, max_expiration_seconds=max_expiration_seconds,

@@ -35,7 +35,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from . import policy as model
 from . import wire
-from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
+from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id, with_values
 from .errors import Answer, PulumiCloudError
 from .issuer import OidcIssuer, fix_phrasing_problems, url_problems
 from .phrasing import Fix, Ref
@@ -603,9 +603,7 @@ class OidcIssuerPolicy(Resource, module="oidc", name="OidcIssuerPolicy"):
             **{key: None for key in OUTPUT_KEYS},
         }
         super().__init__(OidcIssuerPolicyProvider(), resource_name, props, opts)
-        pulumi.Output.all(policies, issuer_url, organization, props["lint_waivers"]).apply(
-            lambda args: _warn_lint(args, self, where)
-        )
+        with_values((policies, issuer_url, organization, props["lint_waivers"]), lambda args: _warn_lint(args, self, where))
         # An apply never runs on an unknown value, so whether the URL is known is asked directly.
         if isinstance(issuer_url, pulumi.Output):
             pulumi.Output.from_input(issuer_url.is_known()).apply(lambda known: _warn_skipped(known, self, where))

@@ -34,7 +34,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from . import issuer as issuer_mod
 from . import issuer_policy as document
-from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id
+from .base import CloudResourceProvider, inputs_only, is_gone, is_unknown, split_id, with_values
 from .errors import PulumiCloudError
 from .issuer_index import INDEX
 
@@ -107,10 +107,9 @@ class OidcIssuerWithPoliciesProvider(CloudResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         org = props["organization"]
-        leftover = document._wire(props["policies"])
         with self._client() as client:
             with INDEX.claim(client, org, props["url"]):
-                issuer, registered = issuer_mod.ensure_issuer(client, org, props, leftover_document=leftover)
+                issuer, registered = issuer_mod.ensure_issuer(client, org, props)
             try:
                 doc = document.write_document(client, org, issuer["id"], props["policies"], adopt=bool(props.get("adopt")))
             except BaseException:
@@ -265,8 +264,8 @@ class OidcIssuerWithPolicies(Resource, module="oidc", name="OidcIssuerWithPolici
         super().__init__(OidcIssuerWithPoliciesProvider(), resource_name, props, opts)
         if not read_only:
             where = fix_phrasing or "python"
-            pulumi.Output.all(url, jwks, max_expiration_seconds, thumbprints, policies, organization,
-                              props["lint_waivers"]).apply(lambda args: self._warn(args, where))
+            with_values((url, jwks, max_expiration_seconds, thumbprints, policies, organization, props["lint_waivers"]),
+                        lambda args: self._warn(args, where))
             # An apply never runs on an unknown value, so whether the URL is known is asked directly.
             if isinstance(url, pulumi.Output):
                 pulumi.Output.from_input(url.is_known()).apply(lambda known: document._warn_skipped(known, self, where))

@@ -13,6 +13,7 @@ from pulumi_oidc_trust.provider.wire import audience_for
 from .programtest import ProgramTest, program_copy
 
 PROGRAM = Path(__file__).parent / "programs" / "combined"
+TWO_RESOURCES = Path(__file__).parent / "programs" / "ownership"  # OidcIssuer "ci" + OidcIssuerPolicy
 SUBJECT = "system:serviceaccount:pulumi:deploy"
 
 
@@ -97,4 +98,36 @@ def test_a_lint_error_fails_the_preview_and_nothing_is_registered(program_test, 
     assert preview.returncode != 0 and "policies[0]" in preview.output and "OIDC024 error" in preview.output, preview
     assert "lint_waivers={'OIDC024'" in preview.output, preview
     assert stack.run(["up", "--yes", "--skip-preview"]).returncode != 0
+    assert not _issuers(emulator, org)
+
+
+def test_an_issuer_moves_from_two_resources_to_one_without_a_write(program_test, tmp_path, emulator, org):
+    """docs/trust.md's migration: state delete the two, adopt with the new resource, drop adopt."""
+    two = program_copy(TWO_RESOURCES, tmp_path / "two", "trust")
+    one = program_copy(PROGRAM, tmp_path / "one", "trust")  # the same project, its program rewritten
+    stack = program_test(two, stack="dev", config={
+        "organization": org, "issuerUrl": emulator.test_issuer_url, "oidc:apiUrl": emulator.base_url,
+    }, secrets={"oidc:accessToken": emulator.access_token})
+    stack.ok(["up", "--yes", "--skip-preview"])
+    (issuer,) = _issuers(emulator, org)
+    document = emulator.policy_of(issuer["id"], org)
+
+    refused = stack.run(["up", "--yes", "--skip-preview"], cwd=one)  # swapped in one step: refused
+    assert refused.returncode != 0 and "adopt=True" in refused.output, refused
+    assert emulator.policy_of(issuer["id"], org) == document and _login_works(emulator, org, "platform")
+
+    for suffix in ("OidcIssuerPolicy", "oidc:OidcIssuer"):
+        stack.ok(["state", "delete", stack.urn_of(suffix), "--yes", "--stack", stack.stack], stack_args=False)
+    stack.set_config({"adopt": True})
+    emulator.reset_stats()
+    stack.ok(["up", "--yes", "--skip-preview"], cwd=one)
+    sent = _requests(emulator)
+    assert not [route for route in sent if not route.startswith("GET ")], sent  # adopted: nothing written
+    assert emulator.policy_of(issuer["id"], org) == document and _login_works(emulator, org, "platform")
+
+    stack.remove_config("adopt")
+    stack.ok(["preview", "--expect-no-changes"], cwd=one)
+    emulator.reset_stats()
+    stack.ok(["destroy", "--yes", "--skip-preview"], cwd=one)
+    assert _requests(emulator) == {"DELETE /api/orgs/{orgName}/oidc/issuers/{issuerId}": 1}
     assert not _issuers(emulator, org)

@@ -12,6 +12,7 @@ trust = OidcIssuerWithPolicies(
     organization=org,
     url=config.require("issuerUrl"),
     name=config.get("issuerName") or "ci",
+    adopt=config.get_bool("adopt") or False,
     policies=[{"decision": "allow", "token_type": "team", "team_name": config.get("team") or "platform",
                "rules": {"aud": f"urn:pulumi:org:{org}",
                          "sub": config.get("subject") or "system:serviceaccount:pulumi:deploy"}}],
