@@ -151,3 +151,28 @@ def test_lint_warnings_are_shown_at_preview_from_the_program_side(caplog):
     err = "\n".join(r.getMessage() for r in caplog.records)  # the engine's log, as mocks deliver it
     assert "OIDC017 warning" in err  # loopback http: local testing only
     assert "OIDC012 warning" in err  # the '.' in site.io is a one-character wildcard
+
+
+@pytest.mark.parametrize("as_output", [False, True], ids=["plain inputs", "inputs as outputs"])
+def test_the_one_resource_shows_issuer_and_policy_lint_warnings_from_the_program_side(caplog, as_output):
+    """OidcIssuerWithPolicies lints its issuer and its policies against its own URL, whether the
+    inputs are plain values (linted at once) or outputs (linted when they resolve)."""
+    from pulumi_oidc_trust.provider import OidcIssuerWithPolicies
+
+    pulumi.runtime.set_mocks(Recorder(), project="oidc-trust", stack="test", preview=True)
+    wrap = pulumi.Output.from_input if as_output else (lambda value: value)
+
+    @pulumi.runtime.test
+    def program():
+        both = OidcIssuerWithPolicies(
+            "local", organization=wrap("acme"), url=wrap("http://127.0.0.1:8080/issuer"),
+            policies=[{"decision": "allow", "token_type": "team", "team_name": "platform",
+                       "rules": {"aud": "urn:pulumi:org:acme", "sub": wrap("repo:acme/site.io:ref:refs/heads/main")}}],
+        )
+        return both.urn
+
+    with caplog.at_level(logging.WARNING):
+        program()
+    err = "\n".join(r.getMessage() for r in caplog.records)
+    assert "OIDC017 warning" in err  # the issuer's rule: loopback http
+    assert "OIDC012 warning" in err  # the policy's rule: the '.' in site.io
