@@ -372,8 +372,11 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         org, issuer_id = split_id(id_, "OidcIssuerPolicy")
         if news.get("policies") == olds.get("policies"):
-            # Only lint settings changed: nothing to send.
-            return UpdateResult({**olds, **inputs_only(news, INPUT_KEYS)})
+            # Only lint settings changed: nothing to send. The old outputs keep what the service
+            # said; the inputs are the new ones only (a waiver or an issuer_url removed is gone, or
+            # every later preview would show it as a change).
+            kept = {k: v for k, v in olds.items() if k not in INPUT_KEYS}
+            return UpdateResult({**kept, **inputs_only(news, INPUT_KEYS)})
         with self._client() as client:
             server = replace_document(client, org, issuer_id, olds.get("version"), news["policies"])
         return UpdateResult(outputs(news, org, issuer_id, server))

@@ -216,3 +216,16 @@ def test_issuer_lint_errors_fail_preview(host, org):
     issuer = Resource(host, OidcIssuerProvider(), ISSUER_TYPE, "gh")
     _inputs, failures = issuer.check({"organization": org, "url": "https://token.actions.githubusercontent.com/"})
     assert [f.property for f in failures] == ["url"] and "OIDC017" in failures[0].reason
+
+
+def test_removing_lint_settings_leaves_no_change_behind(emulator, host, cloud, org):
+    """Dropping ``lint_waivers`` (or ``issuer_url``) is an update that sends nothing, after which
+    the resource shows no change: it used to stay in the outputs and come back at every preview."""
+    issuer = cloud.register_issuer(org, {"name": "ci", "url": f"{emulator.base_url}/test-issuer"})
+    policy = Resource(host, OidcIssuerPolicyProvider(), POLICY_TYPE, "policy")
+    props = {"organization": org, "issuer_id": issuer["id"], "policies": [team_policy(org)]}
+    policy.create({**props, "lint_waivers": {"OIDC010": "accepted"}, "issuer_url": f"{emulator.base_url}/test-issuer"})
+    outs = policy.update(props)
+    assert "lint_waivers" not in outs and "issuer_url" not in outs
+    assert changes(policy.diff(props)) == "DIFF_NONE"
+    assert outs["policy_id"] and outs["version"] and outs["policies"] == [{**team_policy(org), "authorized_permissions": []}]
