@@ -378,7 +378,8 @@ class OidcIssuerPolicyProvider(CloudResourceProvider):
             kept = {k: v for k, v in olds.items() if k not in INPUT_KEYS}
             return UpdateResult({**kept, **inputs_only(news, INPUT_KEYS)})
         with self._client() as client:
-            server = replace_document(client, org, issuer_id, olds.get("version"), news["policies"])
+            current = read_document_at(client, org, issuer_id, olds.get("version"))
+            server = overwrite_document(client, org, issuer_id, current, news["policies"])
         return UpdateResult(outputs(news, org, issuer_id, server))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
@@ -426,14 +427,6 @@ def write_document(
     return server
 
 
-def replace_document(
-    client: PulumiCloudClient, org: str, issuer_id: str, state_version: Any, policies: Sequence[Mapping[str, Any]]
-) -> Answer:
-    """Update's write: refused when the service's version is not the one in state (a change made
-    elsewhere), then the whole document replaced."""
-    return write_read_document(client, org, issuer_id, read_document_at(client, org, issuer_id, state_version), policies)
-
-
 def read_document_at(client: PulumiCloudClient, org: str, issuer_id: str, state_version: Any) -> dict[str, Any]:
     """The issuer's document, refused (``ConcurrentChangeError``, nothing written) when its
     version is not ``state_version``, the one this stack last saw."""
@@ -449,7 +442,7 @@ def read_document_at(client: PulumiCloudClient, org: str, issuer_id: str, state_
     return current
 
 
-def write_read_document(
+def overwrite_document(
     client: PulumiCloudClient, org: str, issuer_id: str, current: Mapping[str, Any], policies: Sequence[Mapping[str, Any]]
 ) -> Answer:
     """Replaces the document ``read_document_at`` read; a write by someone else in between is

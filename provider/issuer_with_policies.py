@@ -51,10 +51,6 @@ WHAT = "OidcIssuerWithPolicies"
 # Pure logic
 
 
-def _issuer_part(props: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in props.items() if k not in DOCUMENT_KEYS and k not in document.OUTPUT_KEYS}
-
-
 def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """The issuer's checks and the document's, the document linted against this issuer's URL."""
     problems: list[tuple[str, str]] = []
@@ -62,7 +58,7 @@ def validate(props: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, 
         if key not in INPUT_KEYS and key not in OUTPUT_KEYS and key != "__provider":
             problems.append((key, f"unknown property; {WHAT} takes: {', '.join(INPUT_KEYS)}"))
     issuer_inputs, issuer_problems = issuer_mod.validate(
-        {k: v for k, v in _issuer_part(props).items() if k in issuer_mod.INPUT_KEYS or k in issuer_mod.OUTPUT_KEYS}
+        {k: v for k, v in props.items() if k in issuer_mod.INPUT_KEYS or k in issuer_mod.OUTPUT_KEYS}
     )
     problems += issuer_problems
     where = props.get("fix_phrasing") if props.get("fix_phrasing") in ("python", "config") else "python"
@@ -147,7 +143,7 @@ class OidcIssuerWithPoliciesProvider(CloudResourceProvider):
                 name = news.get("name") or olds.get("name") or news["url"]
                 issuer = client.update_issuer(org, issuer_id, issuer_mod.update_body(news, name))
             if current is not None:
-                doc = document.write_read_document(client, org, issuer_id, current, news["policies"])
+                doc = document.overwrite_document(client, org, issuer_id, current, news["policies"])
         return UpdateResult(outputs(news, org, issuer, doc))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
