@@ -42,7 +42,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -448,6 +448,15 @@ class SharedCluster:
 
     def _info(self, data: dict[str, Any]) -> Any:
         return ClusterInfo(**data)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[Any]:
+        """``acquire()`` for the length of a ``with`` block (a session fixture's body), then ``release()``."""
+        info = self.acquire()
+        try:
+            yield info
+        finally:
+            self.release()
 
     def release(self, wait_seconds: float = 1800.0) -> None:
         with self._locked():

@@ -50,11 +50,8 @@ def cluster(kube_tools, tmp_path_factory, worker_id) -> ClusterInfo:
     base = tmp_path_factory.getbasetemp()
     # Workers of one run share the parent of their base temp dirs; a run without xdist owns its own.
     shared = SharedCluster(kube_tools, (base if worker_id == "master" else base.parent) / "k8s")
-    info = shared.acquire()
-    try:
+    with shared.held() as info:
         yield info
-    finally:
-        shared.release()
 
 
 @pytest.fixture(autouse=True)

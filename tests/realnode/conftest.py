@@ -38,11 +38,8 @@ def node(kube_tools, node_tools, tmp_path_factory, worker_id) -> NodeInfo:
     # One namespace name per run (the run's temporary folder is unique), short: `ip netns` names are paths.
     netns = f"oidc-trust-{os.getpid() if worker_id == 'master' else shared_dir.name[-8:]}"
     shared = SharedNode(kube_tools, node_tools, shared_dir / "node", netns)
-    info = shared.acquire()
-    try:
+    with shared.held() as info:
         yield info
-    finally:
-        shared.release()
 
 
 @pytest.fixture(autouse=True)
