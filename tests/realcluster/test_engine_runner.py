@@ -11,9 +11,11 @@ test shows what a user sees when a Job cannot complete (the Job's deadline, repo
 from __future__ import annotations
 
 import secrets
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -89,6 +91,8 @@ def _policy_document(emulator, org: str) -> list[dict] | None:
 
 
 def test_pulumi_up_applies_trust_and_runner_then_replaces_and_destroys_in_order(runner_stack, kube, emulator):
+    system_tmp = Path(tempfile.gettempdir())
+    left_before = set(system_tmp.glob("kubeconfig*"))
     test = runner_stack("engine")
     ns, org = test.namespace, test.org
 
@@ -145,6 +149,11 @@ def test_pulumi_up_applies_trust_and_runner_then_replaces_and_destroys_in_order(
     _wait_for(lambda: _children(kube, ns)["pods"] == [], "the garbage collector to remove the Job's pod")
     assert _children(kube, ns) == {"ServiceAccount": None, "ConfigMap": None, "Job": None, "pods": []}
     assert _policy_document(emulator, org) is None  # the issuer is deleted after its policy closed
+    # pulumi-kubernetes writes the kubeconfig it is given (the cluster's credentials) to a temporary
+    # file it never deletes: it lands in the test's own home (TMPDIR, harness.cli_environment), never
+    # in the system's temporary folder.
+    assert list((test.home / "tmp").glob("kubeconfig*")), "the plugin no longer writes a kubeconfig to TMPDIR"
+    assert set(system_tmp.glob("kubeconfig*")) <= left_before
 
 
 class _DestroyOrder:
