@@ -365,13 +365,23 @@ class OidcIssuer(Resource, module="oidc", name="OidcIssuer"):
         return OidcIssuer(resource_name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
 
 
-def warn_issuer_lint(resource: pulumi.Resource, where: str, **props: Any) -> None:
+def warn_issuer_lint(resource: pulumi.Resource, where: str, waivers: Mapping[str, str] | None = None,
+                     **props: Any) -> None:
     """The issuer lint rules' warnings at preview (``url``, ``jwks``, ``max_expiration_seconds``,
-    ``thumbprints``), from the program side; nothing when check reports a problem (it names it)."""
+    ``thumbprints``), from the program side; nothing when check reports a problem (it names it).
+    ``waivers`` (``OidcIssuerWithPolicies.lint_waivers``; ignored unless usable: check names what
+    is wrong with them) silence warnings; the issuer's lint errors are check failures and are
+    never waived."""
     if validate({**props, "organization": "o"})[1]:
         return
+    if not isinstance(waivers, Mapping) or not waivers:
+        waivers = {}
+    else:
+        from .lint.catalog import check_waivers
+
+        waivers = {} if check_waivers(waivers) else waivers
     for f in issuer_lint(props):
-        if f.severity != "error":
+        if f.severity != "error" and f.id not in waivers:
             pulumi.log.warn(f.text(where), resource=resource)
 
 

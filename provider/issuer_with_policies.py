@@ -268,7 +268,7 @@ class OidcIssuerWithPolicies(Resource, module="oidc", name="OidcIssuerWithPolici
 
     def _warn(self, args: list[Any], where: str) -> None:
         url, jwks, max_expiration_seconds, thumbprints, policies, organization, waivers = args
-        issuer_mod.warn_issuer_lint(self, where, url=url, jwks=jwks, max_expiration_seconds=max_expiration_seconds,
+        issuer_mod.warn_issuer_lint(self, where, waivers, url=url, jwks=jwks, max_expiration_seconds=max_expiration_seconds,
                                     thumbprints=thumbprints)
         document._warn_lint([policies, url, organization, waivers], self, where)
 

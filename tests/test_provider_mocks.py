@@ -176,3 +176,32 @@ def test_the_one_resource_shows_issuer_and_policy_lint_warnings_from_the_program
     err = "\n".join(r.getMessage() for r in caplog.records)
     assert "OIDC017 warning" in err  # the issuer's rule: loopback http
     assert "OIDC012 warning" in err  # the policy's rule: the '.' in site.io
+
+
+@pytest.mark.parametrize("as_output", [False, True], ids=["plain inputs", "inputs as outputs"])
+def test_the_one_resources_lint_waivers_silence_its_issuer_warnings_too(caplog, as_output):
+    """``lint_waivers`` of OidcIssuerWithPolicies cover the issuer's lint warnings as well as the
+    policies' (the bench and local stacks use loopback http issuers on purpose); a waiver with no
+    reason waives nothing, and check names it."""
+    from pulumi_oidc_trust.provider import OidcIssuerWithPolicies
+
+    wrap = pulumi.Output.from_input if as_output else (lambda value: value)
+    policies = [{"decision": "allow", "token_type": "team", "team_name": "platform",
+                 "rules": {"aud": "urn:pulumi:org:acme", "sub": "repo:acme/site.io:ref:refs/heads/main"}}]
+
+    def run(waivers):
+        caplog.clear()
+        pulumi.runtime.set_mocks(Recorder(), project="oidc-trust", stack="test", preview=True)
+
+        @pulumi.runtime.test
+        def program():
+            return OidcIssuerWithPolicies("local", organization=wrap("acme"), url=wrap("http://127.0.0.1:8080/issuer"),
+                                          policies=policies, lint_waivers=waivers).urn
+
+        with caplog.at_level(logging.WARNING):
+            program()
+        return "\n".join(r.getMessage() for r in caplog.records)
+
+    waived = run({"OIDC017": "the local emulator serves plain http"})
+    assert "OIDC017" not in waived and "OIDC012 warning" in waived  # only the waived rule is silent
+    assert "OIDC017 warning" in run({"OIDC017": " "})  # no reason: not usable, nothing waived
