@@ -255,23 +255,33 @@ def real_engine(sizes: list[int], runs: int, latency_ms: int) -> dict[str, Any]:
 
 
 def print_engine_table(rows: list[dict[str, Any]], sizes: list[int]) -> None:
-    """Two resources per issuer and one (OidcIssuerWithPolicies), each beside its reference, and
-    the official provider: measured in this run when its plugin was on PATH, else the figures
-    recorded in issue 28."""
+    """Two resources per issuer and one (OidcIssuerWithPolicies), each beside its sleeping
+    reference; the bare-HTTP reference (the floor of a Python dynamic provider sending the same
+    requests); the official provider: measured in this run when its plugin was on PATH, else the
+    figures recorded in issue 28. A figure not measured (an older results.json) prints as -."""
     by = {(r["n"], r["kind"], r["op"]): r for r in rows}
-    print(f"  {'N':>4} {'op':<8} {'two s':>6} {'ref s':>6} {'x':>5} {'one s':>6} {'ref s':>6} {'x':>5} "
-          f"{'official s':>10} {'one/off':>7} {'requests two/one':>16}")
+
+    def s(n: int, kind: str, op: str) -> float | None:
+        row = by.get((n, kind, op))
+        return row["median_s"] if row else None
+
+    def cell(value: float | None, width: int) -> str:
+        return f"{value:>{width}.2f}" if value is not None else f"{'-':>{width}}"
+
+    def ratio(a: float | None, b: float | None, width: int) -> str:
+        return f"{a / b:>{width - 1}.2f}x" if a is not None and b else f"{'-':>{width}}"
+
+    print(f"  {'N':>4} {'op':<8} {'two s':>6} {'ref s':>6} {'x':>6} {'one s':>6} {'ref s':>6} {'x':>6} "
+          f"{'bare s':>6} {'one/bare':>8} {'official s':>10} {'one/off':>7} {'bare/off':>8} {'requests two/one/bare':>21}")
     for n in sizes:
         for op in engine.OPS:
-            two, two_ref = by[(n, "ours", op)], by[(n, "trivial", op)]
-            one, one_ref = by[(n, "combined", op)], by[(n, "trivial-combined", op)]
-            measured = by.get((n, "official", op))  # run when the official plugin is on PATH
-            official = measured["median_s"] if measured else engine.OFFICIAL.get((n, op))
-            print(f"  {n:>4} {op:<8} {two['median_s']:>6.2f} {two_ref['median_s']:>6.2f} "
-                  f"{two['median_s'] / two_ref['median_s']:>4.2f}x {one['median_s']:>6.2f} {one_ref['median_s']:>6.2f} "
-                  f"{one['median_s'] / one_ref['median_s']:>4.2f}x "
-                  + (f"{official:>10.2f} {one['median_s'] / official:>6.2f}x" if official else f"{'-':>10} {'-':>7}")
-                  + f" {two['requests']:>10}/{one['requests']}")
+            two, two_ref = s(n, "ours", op), s(n, "trivial", op)
+            one, one_ref, bare = s(n, "combined", op), s(n, "trivial-combined", op), s(n, "bare-http", op)
+            official = s(n, "official", op) or engine.OFFICIAL.get((n, op))  # measured when on PATH
+            trips = "/".join(str((by.get((n, k, op)) or {}).get("requests", "-")) for k in ("ours", "combined", "bare-http"))
+            print(f"  {n:>4} {op:<8} {cell(two, 6)} {cell(two_ref, 6)} {ratio(two, two_ref, 6)} "
+                  f"{cell(one, 6)} {cell(one_ref, 6)} {ratio(one, one_ref, 6)} {cell(bare, 6)} {ratio(one, bare, 8)} "
+                  f"{cell(official, 10)} {ratio(one, official, 7)} {ratio(bare, official, 8)} {trips:>21}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,9 +29,11 @@ import requests
 from harness.pulumi_cli import ROOT, Cli, Plugin, cli_environment, find_cli, init_stack, install_plugin
 
 OPS = ("up", "preview", "refresh", "destroy")
-KINDS = ("ours", "trivial", "combined", "trivial-combined")
+KINDS = ("ours", "trivial", "combined", "trivial-combined", "bare-http")
 """``ours``: OidcIssuer + OidcIssuerPolicy (2N resources); ``combined``: OidcIssuerWithPolicies (N);
-each beside a reference of its shape that only sleeps the same round-trips."""
+each beside a reference of its shape that only sleeps the same round-trips. ``bare-http``: the
+floor of a Python dynamic provider that sends the same requests as ``combined`` to the same
+emulator and does nothing else (``trivial_provider.BareHttpProvider``)."""
 
 OFFICIAL = {  # issue 28: pulumiservice v1.3.0 built from source by an earlier session, same engine,
     # latency and runs, 2 cores; its program registered pulumi.CustomResource directly (no SDK class)
@@ -48,7 +50,7 @@ TRIPS = {"issuer": {"create": 2, "read": 1, "delete": 1}, "policy": {"create": 2
 
 PROGRAM = '''\
 """Bench program: N issuers, each with its policy (kind "ours"), or the same shape through the
-reference provider ("trivial") or the official provider ("official")."""
+reference providers ("trivial", "bare-http") or the official provider ("official")."""
 import pulumi
 
 config = pulumi.Config("bench")
@@ -71,7 +73,9 @@ elif kind == "combined":
     from pulumi_oidc_trust import OidcIssuerWithPolicies
 
     for i in range(count):
-        OidcIssuerWithPolicies(f"issuer-{i}", organization=org, url=f"{base}/{i}", name=f"issuer-{i}", policies=grant())
+        # Waived: a warning that every loopback issuer gets (plain http), which a real https issuer does not.
+        OidcIssuerWithPolicies(f"issuer-{i}", organization=org, url=f"{base}/{i}", name=f"issuer-{i}", policies=grant(),
+                               lint_waivers={"OIDC017": "the bench serves its issuers over loopback http"})
 elif kind == "trivial":
     from benchmarks.trivial_provider import Sleeper
 
@@ -85,6 +89,13 @@ elif kind == "trivial-combined":
     latency, trips = config.require_int("latencyMs"), config.require_object("trips")
     for i in range(count):
         Sleeper(f"issuer-{i}", {"latency_ms": latency, "trips": trips["combined"], "key": None})
+elif kind == "bare-http":
+    from benchmarks.trivial_provider import BareHttpIssuer
+
+    api = config.require("apiUrl")
+    for i in range(count):
+        BareHttpIssuer(f"issuer-{i}", {"api_url": api, "organization": org, "name": f"issuer-{i}",
+                                       "url": f"{base}/{i}", "policies": grant("tokenType", "teamName")})
 elif kind == "official":
     for i in range(count):
         pulumi.CustomResource("pulumiservice:index:OidcIssuer", f"issuer-{i}", {
@@ -179,10 +190,12 @@ def run(base: str, token: str, latency_ms: int, sizes: list[int], runs: int, log
                 config = {"bench:kind": kind, "bench:count": str(count), "bench:organization": org,
                           "bench:issuerBase": f"{base}/bench-issuer/{kind}/{count}",
                           "bench:latencyMs": str(latency_ms), "bench:trips": json.dumps(TRIPS),
-                          "oidc:apiUrl": base, "pulumiservice:apiUrl": base}
+                          "bench:apiUrl": base, "oidc:apiUrl": base, "pulumiservice:apiUrl": base}
                 stacks[kind] = Stack(cli, work, kind, count, config,
                                      {"oidc:accessToken": token, "pulumiservice:accessToken": token},
                                      plugin if kind == "official" else None)
+                if kind == "bare-http":  # its provider reads the token from the environment, never from the state
+                    stacks[kind].env["BENCH_ACCESS_TOKEN"] = token
             walls: dict[tuple[str, str], list[float]] = {}
             trips: dict[tuple[str, str], int] = {}
             for _ in range(runs):
