@@ -120,18 +120,16 @@ def install_plugin(pulumi_home: Path, plugin: Plugin) -> Path:
 def cli_environment(cli: Cli, home: Path, pulumi_home: Path, extra: Mapping[str, str] = {}) -> dict[str, str]:
     """The allowlisted environment of every CLI run: nothing else of this process is inherited.
 
-    ``TMPDIR`` is ``home/tmp`` (created here): what the CLI and its plugins leave in the temporary
-    folder goes away with ``home``. The Kubernetes plugin writes the kubeconfig it is given, the
-    test cluster's credentials included, to a temporary file it never deletes; with the system's
-    /tmp every real-cluster test left one behind.
+    ``TMPDIR`` is ``home`` (which the caller creates before running the CLI): what the CLI and its
+    plugins leave in the temporary folder goes away with ``home``. The Kubernetes plugin writes the
+    kubeconfig it is given, the test cluster's credentials included, to a temporary file it never
+    deletes; with the system's /tmp every real-cluster test left one behind.
     """
     env = {k: os.environ[k] for k in ALLOWED_FROM_OS if k in os.environ}
-    tmp = home / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
     env.update(
         PATH=os.pathsep.join([str(cli.bin_dir), "/usr/local/bin", "/usr/bin", "/bin"]),
         HOME=str(home),
-        TMPDIR=str(tmp),
+        TMPDIR=str(home),
         PULUMI_HOME=str(pulumi_home),
         PULUMI_CREDENTIAL_STORE="plaintext",
         PULUMI_SKIP_UPDATE_CHECK="true",
