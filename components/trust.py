@@ -9,9 +9,8 @@ from typing import Any
 
 import pulumi
 
-from pulumi_oidc_trust.provider.issuer import OidcIssuer
+from pulumi_oidc_trust.provider.issuer import OidcIssuer, program_waivers
 from pulumi_oidc_trust.provider.issuer_policy import OidcIssuerPolicy
-from pulumi_oidc_trust.provider.lint import check_waivers
 from pulumi_oidc_trust.provider.policy import Policy, parse_policies
 from pulumi_oidc_trust.provider.urls import issuer_url_problem
 
@@ -74,9 +73,11 @@ class OidcTrust(pulumi.ComponentResource):
             (neither ``team`` nor ``user``): ``Grant.organization(role_id=...)`` or
             ``Grant.organization(admin=True)``; required then, refused when it contradicts the
             runner's team or user (those decide the grant).
-        lint_waivers: ``{rule_id: reason}``: lint findings you accept. Lint errors fail
-            ``pulumi preview`` unless waived (e.g. OIDC010 for a runner with ``token="eks"``,
-            whose audience is AWS's ``sts.amazonaws.com``).
+        lint_waivers: ``{rule_id: reason}``: lint findings you accept, the policies' and the
+            issuer's warnings (e.g. OIDC017 for a local issuer over loopback http). Policy lint
+            errors fail ``pulumi preview`` unless waived (e.g. OIDC010 for a runner with
+            ``token="eks"``, whose audience is AWS's ``sts.amazonaws.com``); the issuer's never
+            are.
         adopt: take over an issuer already registered at ``issuer_url`` (one created in the UI)
             and the policy document it holds, instead of failing. Without it, a document this
             trust did not write (another stack's, a person's, or this trust's under its old name
@@ -148,6 +149,7 @@ class OidcTrust(pulumi.ComponentResource):
             thumbprints=thumbprints,
             adopt=adopt,
             fix_phrasing=fix_phrasing,
+            lint_waivers=lint_waivers,
             opts=child,
         )
         self.policy = OidcIssuerPolicy(
@@ -186,10 +188,7 @@ def _check_plain_arguments(organization: Any, issuer_url: Any, lint_waivers: Any
         problem = issuer_url_problem(issuer_url)
         if problem:
             raise ValueError(f"issuer_url: {problem}")
-    if lint_waivers is not None:
-        problems = check_waivers(lint_waivers) if isinstance(lint_waivers, Mapping) else ["must be a dict"]
-        if problems:
-            raise ValueError("lint_waivers: " + "; ".join(problems))
+    program_waivers(lint_waivers)
 
 
 def _runner_spec(runner: Any, organization: str, runner_grant: Any) -> RunnerSpec | None:

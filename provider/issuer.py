@@ -307,7 +307,10 @@ class OidcIssuer(Resource, module="oidc", name="OidcIssuer"):
     minted through it (None: the service default, 25 h); ``thumbprints`` pins TLS certificates
     (None: the service records the one it sees); ``jwks`` uploads a static key set for an issuer
     the service cannot reach; ``adopt=True`` takes over an issuer already registered at the URL.
-    Changing ``organization`` or ``url`` replaces the issuer.
+    ``lint_waivers`` (``{rule_id: reason}``) silence lint warnings about the issuer (e.g. OIDC017
+    for a local issuer over loopback http); they are the program's only, never in the state, and
+    the issuer's lint errors are never waived. Changing ``organization`` or ``url`` replaces the
+    issuer.
     """
 
     organization: pulumi.Output[str]
@@ -333,11 +336,13 @@ class OidcIssuer(Resource, module="oidc", name="OidcIssuer"):
         jwks: pulumi.Input[Mapping[str, Any]] | None = None,
         adopt: bool = False,
         fix_phrasing: str | None = None,
+        lint_waivers: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         read_only = opts is not None and opts.id is not None
         if not read_only:
             _require_program_inputs(organization=organization, url=url)
+        waivers = program_waivers(lint_waivers, fix_phrasing or "python")
         props = {
             "organization": organization,
             "url": url,
@@ -353,16 +358,31 @@ class OidcIssuer(Resource, module="oidc", name="OidcIssuer"):
         self._fix_phrasing = fix_phrasing or "python"
         self._url_input = url  # lets OidcIssuerPolicy(issuer=self) lint with the URL at the first preview
         if not read_only:
-            with_values((url, jwks, max_expiration_seconds, thumbprints), lambda args: self._warn(*args))
+            with_values((url, jwks, max_expiration_seconds, thumbprints), lambda args: self._warn(waivers, *args))
 
-    def _warn(self, url: Any, jwks: Any, max_expiration_seconds: Any, thumbprints: Any) -> None:
-        warn_issuer_lint(self, self._fix_phrasing, url=url, jwks=jwks, max_expiration_seconds=max_expiration_seconds,
-                         thumbprints=thumbprints)
+    def _warn(self, waivers: Mapping[str, str], url: Any, jwks: Any, max_expiration_seconds: Any, thumbprints: Any) -> None:
+        warn_issuer_lint(self, self._fix_phrasing, waivers, url=url, jwks=jwks,
+                         max_expiration_seconds=max_expiration_seconds, thumbprints=thumbprints)
 
     @staticmethod
     def get(resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> "OidcIssuer":
         """A read-only reference to an existing issuer, by id ``ORG/ISSUER_ID``."""
         return OidcIssuer(resource_name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
+
+
+def program_waivers(lint_waivers: Any, where: str = "python") -> dict[str, str]:
+    """A program's ``lint_waivers`` argument, checked (``ValueError`` naming it and the fix, before
+    anything is registered); {} for None."""
+    if lint_waivers is None:
+        return {}
+    if not isinstance(lint_waivers, Mapping):
+        raise ValueError(f"lint_waivers: must be a dict of {{rule id: reason}}, not {type(lint_waivers).__name__}")
+    from .lint.catalog import check_waivers
+
+    problems = check_waivers(lint_waivers, where)
+    if problems:
+        raise ValueError("lint_waivers: " + "; ".join(problems))
+    return dict(lint_waivers)
 
 
 def warn_issuer_lint(resource: pulumi.Resource, where: str, waivers: Mapping[str, str] | None = None,

@@ -205,3 +205,52 @@ def test_the_one_resources_lint_waivers_silence_its_issuer_warnings_too(caplog, 
     waived = run({"OIDC017": "the local emulator serves plain http"})
     assert "OIDC017" not in waived and "OIDC012 warning" in waived  # only the waived rule is silent
     assert "OIDC017 warning" in run({"OIDC017": " "})  # no reason: not usable, nothing waived
+
+
+def test_an_issuers_lint_waivers_silence_its_warnings_in_the_program_and_stay_out_of_the_state(caplog):
+    """``OidcIssuer(lint_waivers=...)`` silences the waived issuer warning only, and is the
+    program's: nothing of it is registered (the state never holds it, so changing it changes
+    nothing on the service). ``OidcTrust`` gives its waivers to its issuer too."""
+    from pulumi_oidc_trust import OidcTrust
+    from pulumi_oidc_trust.provider import OidcIssuer
+
+    local = "http://127.0.0.1:8080/issuer"
+    allow = [{"decision": "allow", "token_type": "team", "team_name": "platform",
+              "rules": {"aud": "urn:pulumi:org:acme", "sub": "ci"}}]
+
+    def run(build):
+        caplog.clear()
+        recorder = Recorder()
+        pulumi.runtime.set_mocks(recorder, project="oidc-trust", stack="test", preview=True)
+
+        @pulumi.runtime.test
+        def program():
+            return build().urn
+
+        with caplog.at_level(logging.WARNING):
+            program()
+        return "\n".join(r.getMessage() for r in caplog.records), recorder
+
+    waived = {"OIDC017": "a local issuer over loopback http"}
+    err, _ = run(lambda: OidcIssuer("plain", organization="acme", url=local))
+    assert "OIDC017 warning" in err
+    err, recorder = run(lambda: OidcIssuer("waived", organization="acme", url=local, max_expiration_seconds=90000,
+                                           lint_waivers=waived))
+    assert "OIDC017" not in err and "OIDC016 warning" in err  # only the waived rule is silent
+    assert not any("lint_waivers" in args.inputs or "OIDC017" in str(args.inputs)
+                   for args in recorder.registered.values())
+    err, _ = run(lambda: OidcTrust("trust", organization="acme", issuer_url=local, policies=allow,
+                                   lint_waivers=waived))
+    assert "OIDC017" not in err
+
+
+def test_an_unusable_issuer_waiver_is_refused_before_anything_is_registered(mocks):
+    from pulumi_oidc_trust.provider import OidcIssuer
+
+    with pytest.raises(ValueError, match=r"lint_waivers: .*'OIDC17'.*did you mean OIDC017"):
+        OidcIssuer("typo", organization="acme", url="https://issuer.example.com", lint_waivers={"OIDC17": "x"})
+    with pytest.raises(ValueError, match=r"lint_waivers: .*has no reason"):
+        OidcIssuer("empty", organization="acme", url="https://issuer.example.com", lint_waivers={"OIDC017": ""})
+    with pytest.raises(ValueError, match=r"lint_waivers: must be a dict"):
+        OidcIssuer("list", organization="acme", url="https://issuer.example.com", lint_waivers=["OIDC017"])
+    assert not {"typo", "empty", "list"} & set(mocks.registered)
