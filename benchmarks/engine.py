@@ -66,8 +66,9 @@ def grant(tokenType="token_type", teamName="team_name"):
 if kind == "ours":
     from pulumi_oidc_trust import OidcIssuer, OidcIssuerPolicy
 
-    for i in range(count):
-        issuer = OidcIssuer(f"issuer-{i}", organization=org, url=f"{base}/{i}", name=f"issuer-{i}")
+    for i in range(count):  # OIDC017 waived: see "combined"
+        issuer = OidcIssuer(f"issuer-{i}", organization=org, url=f"{base}/{i}", name=f"issuer-{i}",
+                            lint_waivers={"OIDC017": "the bench serves its issuers over loopback http"})
         OidcIssuerPolicy(f"policy-{i}", organization=org, issuer_id=issuer.issuer_id, policies=grant())
 elif kind == "combined":
     from pulumi_oidc_trust import OidcIssuerWithPolicies
