@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import warnings
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,10 @@ def test_the_runner_pod_logs_in_with_its_projected_token_and_a_refused_runner_fa
         tried = [e for e in cloud.exchanges() if e["outcome"] != "granted" and e["org"] == org]
         if tried or attempt == 2:
             break
-        print(f"the intruder's pod failed before any exchange (attempt {attempt}):\n{result.output[-3000:]}")
+        # A warning, not a print: the summary shows it even when the retry passes, so the next
+        # occurrence says what the pod did (a print is only shown for a failed test).
+        warnings.warn(f"the intruder's pod failed before any exchange (attempt {attempt}); "
+                      f"pods: {_pod_report(kube, ns, 'intruder')}\n{result.output[-3000:]}")
     the_refusal_reaches_the_user(result, test)
 
     order = _DestroyOrder(kube, cloud, ns, org)
@@ -111,3 +115,17 @@ def test_the_runner_pod_logs_in_with_its_projected_token_and_a_refused_runner_fa
     order.check()
     assert _children(kube, ns)["Job"] is None and _children(kube, ns, "intruder")["Job"] is None
     assert kube.core.list_namespaced_pod(ns).items == []
+
+
+def _pod_report(kube, namespace: str, job: str) -> str:
+    """What the Job's pods did: phase, each container's last state, and the namespace's events
+    about them (scheduling, image, sandbox, mount), for a failure that never reached the emulator."""
+    lines = []
+    for pod in _children(kube, namespace, job)["pods"]:
+        lines.append(f"{pod.metadata.name}: {pod.status.phase} {pod.status.reason or ''} {pod.status.message or ''}")
+        for c in (pod.status.init_container_statuses or []) + (pod.status.container_statuses or []):
+            state = c.state.terminated or c.state.waiting or c.state.running
+            lines.append(f"  {c.name}: {state}")
+        events = kube.core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={pod.metadata.name}")
+        lines += [f"  event {e.type} {e.reason}: {e.message}" for e in events.items]
+    return "\n".join(lines) or "none"
