@@ -90,6 +90,18 @@ def render_runner():
     return spec
 
 
+def intruder_is_refused(intruder: str, base: str) -> bool:
+    """Exchanges another service account's token for the runner's team; says what the service
+    answered. True when it was refused (as it must be)."""
+    try:
+        exchange(oidc_token=intruder, organization=ORG, team=RUNNER["team"], api_url=base)
+    except ExchangeError as e:
+        detail(f"the intruder's exchange is refused: {e.message}")
+        return True
+    detail("UNEXPECTED: the intruder's token was accepted")
+    return False
+
+
 def write_secret(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -149,12 +161,8 @@ def run() -> int:
         me = PulumiCloudClient(base, result.access_token).current_user()
         detail(f"got a {result.token_type} token valid {result.expires_in} s; "
                f"GET /api/user says: {me['githubLogin']} in {[o['githubLogin'] for o in me['organizations']]}")
-        try:
-            exchange(oidc_token=intruder, organization=ORG, team=RUNNER["team"], api_url=base)
-            detail("UNEXPECTED: the intruder's token was accepted")
+        if not intruder_is_refused(intruder, base):
             return 1
-        except ExchangeError as e:
-            detail(f"the intruder's exchange is refused: {e.message}")
 
         say(9, "Tearing down: deleting the policy closes the issuer, then the issuer goes.")
         policy.delete()
