@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 
 import pytest
 import requests
@@ -16,11 +15,6 @@ FAST = RetryBudget(attempts=4, backoff_factor=0.01, backoff_max=0.1, jitter=0.01
 def emulator(inproc_emulator):
     """The emulator in-process: the same server, without a process start per test."""
     return inproc_emulator
-
-
-@pytest.fixture
-def org():
-    return "org-" + secrets.token_hex(4)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ preview, up, no-op preview and refresh, an update of each half, destroy, against
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,6 @@ SUBJECT = "system:serviceaccount:pulumi:deploy"
 @pytest.fixture
 def program(tmp_path) -> Path:
     return program_copy(PROGRAM, tmp_path / "combined", "combined")
-
-
-@pytest.fixture
-def org() -> str:
-    return "org-" + secrets.token_hex(4)
 
 
 def _login_works(emulator, org: str, team: str) -> bool:

@@ -7,7 +7,6 @@ with the policy's resource name, aliases and grant taken from config.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import pytest
@@ -24,11 +23,6 @@ PROGRAM = Path(__file__).parent / "programs" / "ownership"
 def program(tmp_path) -> Path:
     """The test program with a Pulumi.yaml whose virtualenv is this checkout's (absolute)."""
     return program_copy(PROGRAM, tmp_path / "ownership", "ownership")
-
-
-@pytest.fixture
-def org() -> str:
-    return "org-" + secrets.token_hex(4)
 
 
 def _stack(program_test, program, emulator, org, name, **config) -> ProgramTest:
