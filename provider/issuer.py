@@ -389,19 +389,16 @@ def warn_issuer_lint(resource: pulumi.Resource, where: str, waivers: Mapping[str
                      **props: Any) -> None:
     """The issuer lint rules' warnings at preview (``url``, ``jwks``, ``max_expiration_seconds``,
     ``thumbprints``), from the program side; nothing when check reports a problem (it names it).
-    ``waivers`` (``OidcIssuerWithPolicies.lint_waivers``; ignored unless usable: check names what
-    is wrong with them) silence warnings; the issuer's lint errors are check failures and are
-    never waived."""
+    ``waivers`` silence warnings, when usable (``OidcIssuer`` refuses unusable ones at
+    construction; ``OidcIssuerWithPolicies``'s check names them); the issuer's lint errors are
+    check failures and are never waived."""
     if validate({**props, "organization": "o"})[1]:
         return
-    if not isinstance(waivers, Mapping) or not waivers:
-        waivers = {}
-    else:
-        from .lint.catalog import check_waivers
+    from .lint.catalog import check_waivers
 
-        waivers = {} if check_waivers(waivers) else waivers
+    usable = isinstance(waivers, Mapping) and not check_waivers(waivers)
     for f in issuer_lint(props):
-        if f.severity != "error" and f.id not in waivers:
+        if f.severity != "error" and not (usable and f.id in waivers):
             pulumi.log.warn(f.text(where), resource=resource)
 
 
